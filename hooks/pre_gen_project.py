@@ -143,14 +143,9 @@ def check_environment_names(value: Any, errors: list[str]) -> list[str]:
             errors.append(f"environments: {name!r} is listed twice; names must be unique")
         seen.add(name)
         if name == RESERVED_ENVIRONMENT:
-            errors.append(
-                f"environments: {name!r} is reserved for local runs (ENV unset); pick another name"
-            )
+            errors.append(f"environments: {name!r} is reserved for local runs (ENV unset); pick another name")
         elif not ENVIRONMENT_RE.match(name):
-            errors.append(
-                f"environments: {name!r} must be 1-10 lowercase letters or digits, "
-                "starting with a letter"
-            )
+            errors.append(f"environments: {name!r} must be 1-10 lowercase letters or digits, starting with a letter")
     return list(dict.fromkeys(names))
 
 
@@ -233,7 +228,7 @@ def check_cron(value: Any, errors: list[str]) -> None:
             f"day-of-week) or be one of {', '.join(CRON_PRESETS)}"
         )
         return
-    for text, (name, low, high, aliases) in zip(fields, CRON_FIELDS):
+    for text, (name, low, high, aliases) in zip(fields, CRON_FIELDS, strict=True):
         if not _cron_field_ok(text, low, high, aliases):
             errors.append(f"schedule: field {name} {text!r} in {value!r} is not valid cron ({low}-{high})")
 
@@ -275,7 +270,7 @@ def check_fargate_size(cpu: Any, memory: Any, errors: list[str]) -> None:
     if memory_mib not in allowed:
         errors.append(
             f"fargate_memory: {memory!r} is not a size Fargate accepts with fargate_cpu {cpu}; "
-            f"choose from {allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else 0} MiB"
+            f"choose one of {', '.join(map(str, allowed))} MiB"
         )
 
 
