@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -160,29 +158,6 @@ def test_non_string_answers_from_a_config_file_are_named() -> None:
     errors = errors_for(environments=["dev", "live"], subnet_ids={"dev": ["subnet-0a1b2c3d"]})
     assert any(e.startswith("environments:") and "not a string" in e for e in errors)
     assert any(e.startswith("subnet_ids:") and "not a string" in e for e in errors)
-
-
-def test_command_line_rejection_names_the_field(tmp_path: Path) -> None:
-    """What a user sees on a terminal: our block of errors and exit status 1."""
-    result = subprocess.run(
-        [
-            Path(sys.executable).parent / "cookiecutter",
-            "--no-input",
-            "--output-dir",
-            str(tmp_path),
-            str(REPO_ROOT),
-            "aws_account_ids=dev=123 live=222222222222",
-            "fargate_memory=512",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "2 invalid answer(s), nothing was generated" in result.stderr
-    assert "aws_account_ids: '123' (environment 'dev') must be 12 digits" in result.stderr
-    assert "fargate_memory: '512' is not a size Fargate accepts with fargate_cpu 512" in result.stderr
-    assert list(tmp_path.iterdir()) == []
 
 
 # ---- property-based: valid answers are accepted, near misses rejected --------
