@@ -23,6 +23,8 @@ from typing import Any
 RESERVED_ENVIRONMENT = "local"
 
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# GitHub owner (user or organisation) / repository name, as in the OIDC subject claim.
+GITHUB_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
 SUBNET_RE = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
@@ -73,6 +75,8 @@ NAME_LIMITS = {
     "state_bucket": 63,
     "lock_table": 255,
     "log_group": 512,
+    "ci_plan_role": 64,
+    "ci_deploy_role": 64,
 }
 
 CRON_FIELDS = (
@@ -106,6 +110,9 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         "state_bucket": f"{base}-tfstate-{account_id}",
         "lock_table": f"{base}-tflock",
         "log_group": f"/ecs/{base}-dbt",
+        # Roles CI assumes through OIDC: read-only for pull-request plans, deploy for applies.
+        "ci_plan_role": f"{base}-ci-plan",
+        "ci_deploy_role": f"{base}-ci-deploy",
     }
 
 
@@ -300,6 +307,15 @@ def validate(answers: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         check_resource_names(project_name, environments, errors)
     check_cron(answers.get("schedule"), errors)
     check_fargate_size(answers.get("fargate_cpu"), answers.get("fargate_memory"), errors)
+    github_repository = answers.get("github_repository")
+    if answers.get("ci_provider") == "github" and (
+        not isinstance(github_repository, str)
+        or not GITHUB_REPOSITORY_RE.match(github_repository)
+        or github_repository.split("/")[1] in (".", "..")
+    ):
+        errors.append(
+            f"github_repository: {github_repository!r} must be 'owner/name' as on GitHub, e.g. my-org/analytics-dbt"
+        )
     for field, choices in CHOICES.items():
         if answers.get(field) not in choices:
             errors.append(f"{field}: {answers.get(field)!r} must be one of {', '.join(choices)}")
@@ -307,6 +323,8 @@ def validate(answers: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     document = {
         "project_name": project_name,
         "aws_region": region,
+        # The only repository whose workflows may assume the CI roles (GitHub OIDC); null without GitHub.
+        "github_repository": github_repository if answers.get("ci_provider") == "github" else None,
         "environments": {
             env: {**settings, "names": resource_names(str(project_name), env, settings["account_id"])}
             for env, settings in environments.items()
