@@ -1,0 +1,371 @@
+"""Adopting template updates with cruft: the template's changes arrive, the team's edits survive.
+
+Every test works on a private git copy of the real template (cookiecutter.json, hooks/ and the
+project directory), commits it as version A and bakes it with `cruft create`, the way the README
+tells a team to. The team then edits its repository and the template moves on the way a release
+would, and `cruft update` has to bring the two together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, require_tool
+
+TEMPLATE_DIR = "{{cookiecutter.project_name}}"
+TEMPLATE_PARTS = ("cookiecutter.json", "hooks", TEMPLATE_DIR)
+# Non-default answers, so the update has to carry the team's answers rather than the defaults;
+# ci_provider=gitlab makes the post-generation hook remove .github on every re-bake.
+ANSWERS = {"project_name": "team-dbt", "ci_provider": "gitlab"}
+# What the generated pyproject.toml tells cruft to leave alone.
+TEAM_DIRECTORIES = ("dbt/models", "dbt/seeds", "dbt/tests", "dbt/snapshots", "dbt/analyses")
+UNMERGED = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
+TERRAFORM_VARIABLE_RE = re.compile(r'(?ms)^variable\s+"(?P<name>[^"]+)"\s*\{(?P<body>.*?)^\}')
+SCALAR_DEFAULT_RE = re.compile(r'(?m)^(?P<lead>[ \t]*default[ \t]*=[ \t]*)(?P<value>-?[0-9]+|"[^"\n{}$%]*")[ \t]*$')
+
+
+@dataclass
+class World:
+    """One template repository and the project a team baked from it."""
+
+    root: Path
+    env: dict[str, str]
+    cruft: str
+    template: Path
+    project: Path
+    version_a: str
+
+    def run(self, *command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(command, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed ({result.returncode}) in {cwd}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def git(self, repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("git", *args, cwd=repo, check=check)
+
+    def commit(self, repo: Path, message: str) -> str:
+        self.git(repo, "add", "--all")
+        self.git(repo, "commit", "--quiet", "--message", message)
+        return self.git(repo, "rev-parse", "HEAD").stdout.strip()
+
+    def cruft_cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run(self.cruft, *args, cwd=self.project, check=check)
+
+    def status(self) -> dict[str, str]:
+        """`git status --porcelain` of the project: {path: two-letter status}."""
+        lines = self.git(self.project, "status", "--porcelain", "--untracked-files=all").stdout.splitlines()
+        return {line[3:]: line[:2] for line in lines}
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    """Git and cookiecutter configured only by the test, whatever the machine's user has set."""
+    git_config = root / "gitconfig"
+    git_config.write_text(
+        "[user]\n\tname = Template Test\n\temail = template-test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n",
+        encoding="utf-8",
+    )
+    cookiecutter_config = root / "cookiecutterrc.yaml"
+    cookiecutter_config.write_text(
+        f"cookiecutters_dir: {root / 'cookiecutters'}\nreplay_dir: {root / 'replay'}\n", encoding="utf-8"
+    )
+    env = os.environ.copy()
+    for key in list(env):
+        if key.startswith("GIT_"):
+            del env[key]
+    env.update(
+        GIT_CONFIG_GLOBAL=str(git_config),
+        GIT_CONFIG_NOSYSTEM="1",
+        COOKIECUTTER_CONFIG=str(cookiecutter_config),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    return env
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """Template version A in a git repository of its own, and a team's project baked from it with cruft."""
+    cruft = require_tool("cruft", "install the dev requirements: make venv")
+    require_tool("git", "install git (apt-get install git)")
+    env = isolated_env(tmp_path)
+
+    # The directory name is what cookiecutter names the replay file after, as for a clone of the real repository.
+    template = tmp_path / "cookiecutter-dbt-aws"
+    template.mkdir()
+    for part in TEMPLATE_PARTS:
+        source = REPO_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, template / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, template / part)
+    placeholder = World(tmp_path, env, cruft, template, tmp_path, "")
+    placeholder.git(template, "init", "--quiet")
+    version_a = placeholder.commit(template, "Template version A")
+    placeholder.git(template, "tag", "vA")
+
+    projects = tmp_path / "projects"
+    placeholder.run(
+        cruft,
+        "create",
+        "--no-input",
+        "--checkout",
+        "vA",
+        "--output-dir",
+        str(projects),
+        "--extra-context",
+        json.dumps(ANSWERS),
+        str(template),
+        cwd=tmp_path,
+    )
+    project = projects / ANSWERS["project_name"]
+    world = World(tmp_path, env, cruft, template, project, version_a)
+    world.git(project, "init", "--quiet")
+    world.commit(project, "Baked from cookiecutter-dbt-aws vA")
+    return world
+
+
+def team_model(project: Path) -> Path:
+    models = sorted((project / "dbt" / "models").rglob("*.sql"))
+    if not models:
+        pytest.fail("the generated project has no dbt model under dbt/models; the update scenario edits one")
+    return models[0]
+
+
+@dataclass
+class TerraformDefault:
+    path: Path  # relative to the project
+    variable: str
+    value: str  # as written in HCL: a number or a quoted string
+
+    def changed(self, by: str) -> str:
+        """Another value of the same type: what `by` (the team or the template) sets it to."""
+        if self.value.startswith('"'):
+            return f'"{self.value[1:-1]}-{by}"'
+        return str(int(self.value) + (7 if by == "team" else 11))
+
+
+def terraform_default(project: Path) -> TerraformDefault:
+    """A Terraform variable with a plain default: the first number, else the first string."""
+    candidates = []
+    for path in sorted((project / "terraform").rglob("*.tf")):
+        for block in TERRAFORM_VARIABLE_RE.finditer(path.read_text(encoding="utf-8")):
+            found = SCALAR_DEFAULT_RE.search(block["body"])
+            if found:
+                candidates.append(TerraformDefault(path.relative_to(project), block["name"], found["value"]))
+    if not candidates:
+        pytest.fail("no Terraform variable under terraform/ has a number or string default; the scenario changes one")
+    return min(candidates, key=lambda candidate: candidate.value.startswith('"'))
+
+
+def set_terraform_default(path: Path, variable: str, value: str) -> None:
+    """Rewrite the default of one variable block, and nothing else in the file."""
+    text = path.read_text(encoding="utf-8")
+    for block in TERRAFORM_VARIABLE_RE.finditer(text):
+        if block["name"] != variable:
+            continue
+        body, count = SCALAR_DEFAULT_RE.subn(lambda m: m["lead"] + value, block["body"], count=1)
+        if count == 0:
+            # The template's source may render the default from an answer: replace that line.
+            body, count = re.subn(
+                r"(?m)^([ \t]*default[ \t]*=[ \t]*).*$", lambda m: m[1] + value, block["body"], count=1
+            )
+        assert count == 1, f"variable {variable!r} in {path} has no default line"
+        path.write_text(text[: block.start("body")] + body + text[block.end("body") :], encoding="utf-8")
+        return
+    pytest.fail(f"{path} has no variable {variable!r}")
+
+
+def files_with_leftovers(project: Path) -> list[str]:
+    """Reject files, merge backups and conflict markers anywhere in the working tree."""
+    found = []
+    for path in project.rglob("*"):
+        if ".git" in path.relative_to(project).parts or not path.is_file():
+            continue
+        if path.suffix in (".rej", ".orig"):
+            found.append(str(path.relative_to(project)))
+        elif re.search(rb"(?m)^(<<<<<<<|>>>>>>>) ", path.read_bytes()):
+            found.append(f"{path.relative_to(project)} (conflict markers)")
+    return sorted(found)
+
+
+def test_cruft_bake_is_reproducible_and_skips_the_team_directories(world: World) -> None:
+    # Re-rendering version A with the recorded answers (both hooks included) gives exactly this project.
+    # (The output holds the post-generation hook's greeting, printed by every re-render, and any diff.)
+    diff = world.cruft_cmd("diff", "--exit-code", check=False)
+    assert diff.returncode == 0 and "diff --git" not in diff.stdout, f"cruft diff right after create:\n{diff.stdout}"
+
+    state = json.loads((world.project / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["commit"] == world.version_a
+    assert state["checkout"] == "vA"
+    assert {key: state["context"]["cookiecutter"][key] for key in ANSWERS} == ANSWERS
+
+    skip = tomllib.loads((world.project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["cruft"]["skip"]
+    assert sorted(skip) == sorted(TEAM_DIRECTORIES)
+    assert not (world.project / ".github").exists(), "the post-generation hook keeps only the chosen CI provider"
+
+
+def test_update_applies_the_template_release_and_keeps_every_team_edit(world: World) -> None:
+    project, template = world.project, world.template / TEMPLATE_DIR
+
+    # 2. The team edits a model, adds one and changes a Terraform default.
+    model = team_model(project)
+    model.write_text(model.read_text(encoding="utf-8") + "-- the team's own filter\n", encoding="utf-8")
+    new_model = model.parent / "team_new_model.sql"
+    new_model.write_text("select 42 as answer\n", encoding="utf-8")
+    default = terraform_default(project)
+    set_terraform_default(project / default.path, default.variable, default.changed("team"))
+    world.commit(project, "Team work")
+    team_tree = {path: (project / path).read_bytes() for path in (model, new_model, project / default.path)}
+    environments = (project / "environments.json").read_bytes()
+
+    # 3. Version B: a change in a shared file, a new file, and changes in every team directory.
+    makefile = template / "Makefile"
+    text = makefile.read_text(encoding="utf-8")
+    anchor = "SHELL := /bin/bash\n"
+    assert anchor in text, f"the scenario changes the line after {anchor!r} in the generated Makefile"
+    b_lines = "# Template B: make's built-in rules only slow it down here.\nMAKEFLAGS += --no-builtin-rules\n"
+    makefile.write_text(text.replace(anchor, anchor + b_lines, 1), encoding="utf-8")
+    (template / "template-b-notes.md").write_text("# {{ cookiecutter.project_name }}: new in B\n", encoding="utf-8")
+    template_model = template / model.relative_to(project)
+    assert template_model.is_file(), f"{template_model} should be the template's source of {model.name}"
+    template_model.write_text("select 'the template rewrote this example' as b\n", encoding="utf-8")
+    for directory in TEAM_DIRECTORIES:
+        (template / directory).mkdir(parents=True, exist_ok=True)
+        (template / directory / "template_b.sql").write_text("select 'B' as version\n", encoding="utf-8")
+    version_b = world.commit(world.template, "Template version B")
+    world.git(world.template, "tag", "vB")
+
+    # Before the update the reminder fires (and exits non-zero, which CI tolerates).
+    check = world.cruft_cmd("check", check=False)
+    assert check.returncode != 0 and "out of date" in check.stdout
+
+    # 4. The update.
+    update = world.cruft_cmd("update", "--skip-apply-ask", "--checkout", "vB")
+    assert "has been updated" in update.stdout, update.stdout + update.stderr
+
+    # Exactly B's changes, nothing from re-running the hooks, nothing in the team's directories.
+    changed = world.status()
+    assert set(changed) == {".cruft.json", "Makefile", "template-b-notes.md"}, changed
+    assert not UNMERGED & set(changed.values()), changed
+    assert b_lines in (project / "Makefile").read_text(encoding="utf-8")
+    assert (project / "template-b-notes.md").read_text(encoding="utf-8") == "# team-dbt: new in B\n"
+    assert files_with_leftovers(project) == []
+    assert (project / "environments.json").read_bytes() == environments
+    for path, content in team_tree.items():
+        assert path.read_bytes() == content, f"the update changed the team's {path.relative_to(project)}"
+    for directory in TEAM_DIRECTORIES:
+        assert not (project / directory / "template_b.sql").exists(), f"cruft wrote into the skipped {directory}"
+
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert (state["commit"], state["checkout"]) == (version_b, "vB")
+    world.cruft_cmd("check")
+
+
+def test_same_line_edited_on_both_sides_leaves_conflict_markers_git_reports(world: World) -> None:
+    project = world.project
+    default = terraform_default(project)
+    team_value, template_value = default.changed("team"), default.changed("template")
+    set_terraform_default(project / default.path, default.variable, team_value)
+    world.commit(project, "Team sets its own default")
+
+    template_file = world.template / TEMPLATE_DIR / default.path
+    assert template_file.is_file(), f"{template_file} should be the template's source of {default.path}"
+    set_terraform_default(template_file, default.variable, template_value)
+    world.commit(world.template, "Template version C changes the same default")
+
+    # cruft reports success: the conflict is only visible to git, which is why the README says to look.
+    update = world.cruft_cmd("update", "--skip-apply-ask")
+    assert "has been updated" in update.stdout, update.stdout + update.stderr
+
+    path = default.path.as_posix()
+    assert world.status().get(path) == "UU", world.status()
+    text = (project / default.path).read_text(encoding="utf-8")
+    conflict = re.search(r"(?ms)^<<<<<<< .*?\n(.*?)^=======\n(.*?)^>>>>>>> ", text)
+    assert conflict, text
+    assert team_value in conflict[1] and template_value in conflict[2], text
+    markers = world.git(project, "diff", "--check", check=False)
+    assert markers.returncode != 0 and f"{path}:" in markers.stdout and "leftover conflict marker" in markers.stdout
+    assert not list(project.rglob("*.rej"))
+
+
+@pytest.fixture
+def make_with_cruft(tmp_path: Path) -> tuple[str, Path]:
+    """make, and a VENV that already holds cruft, so `make template-check` skips the dbt install."""
+    make = require_tool("make", "install make (apt-get install make)")
+    venv = tmp_path / "venv-with-cruft"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "cruft").symlink_to(require_tool("cruft", "install the dev requirements: make venv"))
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    return make, venv
+
+
+def run_template_check(world_env: dict[str, str], make: str, venv: Path, project: Path) -> subprocess.CompletedProcess:
+    (venv / ".installed").touch()  # newer than the project's requirements files: no pip install
+    return subprocess.run(
+        [make, "--no-print-directory", "template-check", f"VENV={venv}"],
+        cwd=project,
+        env=world_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_make_template_check_reminds_only_when_the_template_moved(
+    world: World, make_with_cruft: tuple[str, Path], default_project: Path
+) -> None:
+    make, venv = make_with_cruft
+    current = run_template_check(world.env, make, venv, world.project)
+    assert current.returncode == 0 and "up to date" in current.stdout, current.stdout + current.stderr
+
+    (world.template / TEMPLATE_DIR / "template-b-notes.md").write_text("new in B\n", encoding="utf-8")
+    world.commit(world.template, "Template version B")
+    behind = run_template_check(world.env, make, venv, world.project)
+    assert behind.returncode != 0, behind.stdout + behind.stderr
+    assert "out of date" in behind.stdout and "cruft update --checkout <tag>" in behind.stderr
+
+    # A plain cookiecutter bake has no .cruft.json: a message, and success.
+    assert not (default_project / ".cruft.json").exists()
+    plain = run_template_check(world.env, make, venv, default_project)
+    assert plain.returncode == 0 and "baked with plain cookiecutter" in plain.stdout, plain.stdout + plain.stderr
+
+
+def test_replay_file_rebakes_the_same_project(world: World) -> None:
+    """The path without cruft: cookiecutter's replay file re-bakes a project with the same answers."""
+    cookiecutter = require_tool("cookiecutter", "install the dev requirements: make venv")
+    first = world.root / "plain-first"
+    world.run(
+        cookiecutter,
+        "--no-input",
+        "--output-dir",
+        str(first),
+        str(world.template),
+        *(f"{key}={value}" for key, value in ANSWERS.items()),
+        cwd=world.root,
+    )
+    replay = world.root / "replay" / "cookiecutter-dbt-aws.json"
+    assert replay.is_file(), "cookiecutter writes the answers to <replay_dir>/<template name>.json"
+    kept = world.root / "answers.json"  # the copy a team commits next to its project
+    shutil.copy(replay, kept)
+
+    second = world.root / "plain-second"
+    world.run(
+        cookiecutter, "--replay-file", str(kept), "--output-dir", str(second), str(world.template), cwd=world.root
+    )
+    name = ANSWERS["project_name"]
+    diff = world.run(
+        "git", "diff", "--no-index", "--stat", str(first / name), str(second / name), cwd=world.root, check=False
+    )
+    assert diff.returncode == 0, f"a replayed bake differs from the original:\n{diff.stdout}"
+    assert json.loads((second / name / "environments.json").read_text(encoding="utf-8"))["project_name"] == name
