@@ -40,9 +40,9 @@ def environments_outputs(document: dict) -> list[str]:
     """The first environment deploys on merge; the others are promoted from it, in order."""
     names = list(document["environments"])
     return [
-        f"all={json.dumps(names)}",
+        f"all={json.dumps(names, separators=(',', ':'))}",
         f"first={names[0]}",
-        f"promote={json.dumps(names[1:])}",
+        f"promote={json.dumps(names[1:], separators=(',', ':'))}",
     ]
 
 
