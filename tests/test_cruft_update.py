@@ -62,9 +62,9 @@ class World:
     def cruft_cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(self.cruft, *args, cwd=self.project, check=check)
 
-    def status(self) -> dict[str, str]:
+    def status(self, repo: Path | None = None) -> dict[str, str]:
         """`git status --porcelain` of the project: {path: two-letter status}."""
-        lines = self.git(self.project, "status", "--porcelain", "--untracked-files=all").stdout.splitlines()
+        lines = self.git(repo or self.project, "status", "--porcelain", "--untracked-files=all").stdout.splitlines()
         return {line[3:]: line[:2] for line in lines}
 
 
@@ -215,10 +215,12 @@ def test_cruft_bake_is_reproducible_and_skips_the_team_directories(world: World)
     assert not (world.project / ".github").exists(), "the post-generation hook keeps only the chosen CI provider"
 
 
-def test_update_applies_the_template_release_and_keeps_every_team_edit(world: World) -> None:
-    project, template = world.project, world.template / TEMPLATE_DIR
+B_MAKEFILE_LINES = "# Template B: make's built-in rules only slow it down here.\nMAKEFLAGS += --no-builtin-rules\n"
+B_CHANGED = {"Makefile", "template-b-notes.md"}
 
-    # 2. The team edits a model, adds one and changes a Terraform default.
+
+def do_team_work(world: World, project: Path) -> dict[Path, bytes]:
+    """The team edits a model, adds one and changes a Terraform default, and commits: {file: content}."""
     model = team_model(project)
     model.write_text(model.read_text(encoding="utf-8") + "-- the team's own filter\n", encoding="utf-8")
     new_model = model.parent / "team_new_model.sql"
@@ -226,47 +228,58 @@ def test_update_applies_the_template_release_and_keeps_every_team_edit(world: Wo
     default = terraform_default(project)
     set_terraform_default(project / default.path, default.variable, default.changed("team"))
     world.commit(project, "Team work")
-    team_tree = {path: (project / path).read_bytes() for path in (model, new_model, project / default.path)}
-    environments = (project / "environments.json").read_bytes()
+    return {path: path.read_bytes() for path in (model, new_model, project / default.path)}
 
-    # 3. Version B: a change in a shared file, a new file, and changes in every team directory.
+
+def release_b(world: World, project: Path) -> str:
+    """Template version B, tagged vB: a shared file changes, a file is new, every team directory changes."""
+    template = world.template / TEMPLATE_DIR
     makefile = template / "Makefile"
     text = makefile.read_text(encoding="utf-8")
     anchor = "SHELL := /bin/bash\n"
     assert anchor in text, f"the scenario changes the line after {anchor!r} in the generated Makefile"
-    b_lines = "# Template B: make's built-in rules only slow it down here.\nMAKEFLAGS += --no-builtin-rules\n"
-    makefile.write_text(text.replace(anchor, anchor + b_lines, 1), encoding="utf-8")
+    makefile.write_text(text.replace(anchor, anchor + B_MAKEFILE_LINES, 1), encoding="utf-8")
     (template / "template-b-notes.md").write_text("# {{ cookiecutter.project_name }}: new in B\n", encoding="utf-8")
-    template_model = template / model.relative_to(project)
-    assert template_model.is_file(), f"{template_model} should be the template's source of {model.name}"
-    template_model.write_text("select 'the template rewrote this example' as b\n", encoding="utf-8")
+    model = team_model(project).relative_to(project)
+    assert (template / model).is_file(), f"{template / model} should be the template's source of {model}"
+    (template / model).write_text("select 'the template rewrote this example' as b\n", encoding="utf-8")
     for directory in TEAM_DIRECTORIES:
         (template / directory).mkdir(parents=True, exist_ok=True)
         (template / directory / "template_b.sql").write_text("select 'B' as version\n", encoding="utf-8")
     version_b = world.commit(world.template, "Template version B")
     world.git(world.template, "tag", "vB")
+    return version_b
+
+
+def assert_release_b_merged(world: World, project: Path, team_files: dict[Path, bytes], extra: set[str]) -> None:
+    """Exactly B's changes arrived: nothing from re-running the hooks, nothing in the team's directories."""
+    changed = world.status(project)
+    assert set(changed) == B_CHANGED | extra, changed
+    assert not UNMERGED & set(changed.values()), changed
+    assert B_MAKEFILE_LINES in (project / "Makefile").read_text(encoding="utf-8")
+    assert (project / "template-b-notes.md").read_text(encoding="utf-8") == f"# {project.name}: new in B\n"
+    assert files_with_leftovers(project) == []
+    for path, content in team_files.items():
+        assert path.read_bytes() == content, f"the update changed the team's {path.relative_to(project)}"
+    for directory in TEAM_DIRECTORIES:
+        assert not (project / directory / "template_b.sql").exists(), f"the update wrote into {directory}"
+
+
+def test_update_applies_the_template_release_and_keeps_every_team_edit(world: World) -> None:
+    project = world.project
+    team_files = do_team_work(world, project)
+    environments = (project / "environments.json").read_bytes()
+    version_b = release_b(world, project)
 
     # Before the update the reminder fires (and exits non-zero, which CI tolerates).
     check = world.cruft_cmd("check", check=False)
     assert check.returncode != 0 and "out of date" in check.stdout
 
-    # 4. The update.
     update = world.cruft_cmd("update", "--skip-apply-ask", "--checkout", "vB")
     assert "has been updated" in update.stdout, update.stdout + update.stderr
 
-    # Exactly B's changes, nothing from re-running the hooks, nothing in the team's directories.
-    changed = world.status()
-    assert set(changed) == {".cruft.json", "Makefile", "template-b-notes.md"}, changed
-    assert not UNMERGED & set(changed.values()), changed
-    assert b_lines in (project / "Makefile").read_text(encoding="utf-8")
-    assert (project / "template-b-notes.md").read_text(encoding="utf-8") == "# team-dbt: new in B\n"
-    assert files_with_leftovers(project) == []
+    assert_release_b_merged(world, project, team_files, {".cruft.json"})
     assert (project / "environments.json").read_bytes() == environments
-    for path, content in team_tree.items():
-        assert path.read_bytes() == content, f"the update changed the team's {path.relative_to(project)}"
-    for directory in TEAM_DIRECTORIES:
-        assert not (project / directory / "template_b.sql").exists(), f"cruft wrote into the skipped {directory}"
-
     state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
     assert (state["commit"], state["checkout"]) == (version_b, "vB")
     world.cruft_cmd("check")
@@ -341,31 +354,61 @@ def test_make_template_check_reminds_only_when_the_template_moved(
     assert plain.returncode == 0 and "baked with plain cookiecutter" in plain.stdout, plain.stdout + plain.stderr
 
 
-def test_replay_file_rebakes_the_same_project(world: World) -> None:
-    """The path without cruft: cookiecutter's replay file re-bakes a project with the same answers."""
+def readme_recipe(project: Path, heading: str) -> str:
+    """The first bash block under a heading of the generated README."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert heading in readme, f"the generated README has no {heading!r}"
+    block = re.search(r"```bash\n(.*?)```", readme[readme.index(heading) :], re.S)
+    assert block, f"no bash block under {heading!r}"
+    return block[1]
+
+
+def test_replay_recipe_without_cruft_takes_a_release_and_keeps_team_edits(world: World) -> None:
+    """The README's path without cruft: a plain bake, its replay file, and the release merged by git."""
     cookiecutter = require_tool("cookiecutter", "install the dev requirements: make venv")
-    first = world.root / "plain-first"
+    bakes = world.root / "plain"
     world.run(
         cookiecutter,
         "--no-input",
         "--output-dir",
-        str(first),
+        str(bakes),
         str(world.template),
         *(f"{key}={value}" for key, value in ANSWERS.items()),
         cwd=world.root,
     )
+    project = bakes / ANSWERS["project_name"]
     replay = world.root / "replay" / "cookiecutter-dbt-aws.json"
     assert replay.is_file(), "cookiecutter writes the answers to <replay_dir>/<template name>.json"
-    kept = world.root / "answers.json"  # the copy a team commits next to its project
-    shutil.copy(replay, kept)
+    shutil.copy(replay, project / ".cookiecutter-replay.json")
+    world.git(project, "init", "--quiet")
+    world.commit(project, "Baked with cookiecutter vA")
+    pristine = world.root / "pristine"
+    shutil.copytree(project, pristine, ignore=shutil.ignore_patterns(".git", ".cookiecutter-replay.json"))
 
-    second = world.root / "plain-second"
-    world.run(
-        cookiecutter, "--replay-file", str(kept), "--output-dir", str(second), str(world.template), cwd=world.root
+    team_files = do_team_work(world, project)
+    release_b(world, project)
+
+    recipe = readme_recipe(project, "### Without cruft")
+    first, _, rest = recipe.partition("\n")
+    assert first.startswith("TEMPLATE=") and " OLD=" in first and " NEW=" in first, first
+    scratch = world.root / "scratch"
+    scratch.mkdir()
+    script = f"set -e\nTEMPLATE={world.template} OLD=vA NEW=vB\n{rest}"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=project,
+        env={**world.env, "TMPDIR": str(scratch)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    name = ANSWERS["project_name"]
-    diff = world.run(
-        "git", "diff", "--no-index", "--stat", str(first / name), str(second / name), cwd=world.root, check=False
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # The replayed bake of vA is the project as it was baked: the replay file carries every answer.
+    (old,) = scratch.glob("*/old")
+    same = world.run(
+        "git", "diff", "--no-index", "--stat", str(pristine), str(old / project.name), cwd=world.root, check=False
     )
-    assert diff.returncode == 0, f"a replayed bake differs from the original:\n{diff.stdout}"
-    assert json.loads((second / name / "environments.json").read_text(encoding="utf-8"))["project_name"] == name
+    assert same.returncode == 0, f"the replayed bake differs from the original:\n{same.stdout}"
+    assert_release_b_merged(world, project, team_files, set())
