@@ -412,3 +412,44 @@ def test_replay_recipe_without_cruft_takes_a_release_and_keeps_team_edits(world:
     )
     assert same.returncode == 0, f"the replayed bake differs from the original:\n{same.stdout}"
     assert_release_b_merged(world, project, team_files, set())
+
+
+RELEASE_HEADING_RE = re.compile(r"^## (Unreleased|v(\d+)\.(\d+)\.(\d+))$")
+RELEASE_PARTS = ["### What a generated project gains", "### Manual steps"]
+
+
+def changelog_releases() -> dict[str, list[str]]:
+    """{release heading: the lines of its entry} from CHANGELOG.md, in file order."""
+    releases: dict[str, list[str]] = {}
+    current = None
+    for line in (REPO_ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            assert RELEASE_HEADING_RE.match(line), f"CHANGELOG heading {line!r} is neither 'Unreleased' nor vX.Y.Z"
+            current = line[3:]
+            assert current not in releases, f"CHANGELOG has {current} twice"
+            releases[current] = []
+        elif current is not None:
+            releases[current].append(line)
+    return releases
+
+
+def test_changelog_says_for_every_release_what_a_project_gains_and_what_to_do_by_hand() -> None:
+    releases = changelog_releases()
+    versions = [tuple(map(int, name[1:].split("."))) for name in releases if name != "Unreleased"]
+    assert versions, "CHANGELOG.md has no release"
+    assert versions == sorted(versions, reverse=True) and len(set(versions)) == len(versions), "newest release first"
+    assert list(releases)[0] == "Unreleased" or "Unreleased" not in releases, "Unreleased goes on top"
+    for name, lines in releases.items():
+        parts = [line for line in lines if line.startswith("### ")]
+        assert parts == RELEASE_PARTS, f"{name}: sub-headings {parts}, expected {RELEASE_PARTS}"
+        for part, following in zip(RELEASE_PARTS, [*RELEASE_PARTS[1:], None], strict=True):
+            body = lines[lines.index(part) + 1 : lines.index(following) if following else len(lines)]
+            assert any(line.strip() for line in body), f"{name}: '{part}' is empty (write 'None.' if so)"
+
+    # Every release tag of this repository has its entry (a checkout without tags has nothing to compare).
+    git = require_tool("git", "install git (apt-get install git)")
+    tags = subprocess.run(
+        [git, "tag", "--list", "v*"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    missing = [tag for tag in tags if re.fullmatch(r"v\d+\.\d+\.\d+", tag) and tag not in releases]
+    assert not missing, f"tags without a CHANGELOG entry: {missing}"
