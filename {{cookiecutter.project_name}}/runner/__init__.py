@@ -1,0 +1,1 @@
+"""The production runner: credentials, the dbt steps in one process, artifact export."""

@@ -1,0 +1,106 @@
+"""The dbt steps of one run, in one process, parsing the project once.
+
+`parse` builds the manifest (partial parsing reuses what the image build
+parsed); every later command gets that manifest instead of parsing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from runner import log
+
+# Node statuses that fail a build.
+FAILED = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class Outcome:
+    step: str
+    ok: bool
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, project_dir: Path, log_format: str, build_args: list[str], fail_on_stale: bool):
+        # No colour codes: CloudWatch stores the lines verbatim.
+        self.common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--no-use-colors"]
+        self.log_format = log_format
+        self.build_args = build_args
+        self.fail_on_stale = fail_on_stale
+        self.runner = dbtRunner()
+
+    def invoke(self, *args: str) -> dbtRunnerResult:
+        command = [*args, *self.common, "--log-format", self.log_format]
+        log.info(f"dbt {' '.join(args)}")
+        return self.runner.invoke(command)
+
+    def parse(self) -> Outcome:
+        result = self.invoke("parse")
+        if not result.success:
+            return Outcome("parse", False, _exception(result) or "the project does not parse")
+        self.runner = dbtRunner(manifest=result.result)
+        return Outcome("parse", True)
+
+    def debug(self) -> Outcome:
+        result = self.invoke("debug", "--connection")
+        if not result.success:
+            return Outcome(
+                "debug", False, _exception(result) or "cannot connect to the warehouse (see dbt's output above)"
+            )
+        return Outcome("debug", True)
+
+    def build(self) -> Outcome:
+        result = self.invoke("build", *self.build_args)
+        if result.success:
+            return Outcome("build", True)
+        failed = _failed_nodes(result)
+        return Outcome("build", False, "; ".join(failed) if failed else _exception(result) or "dbt build failed")
+
+    def source_freshness(self) -> Outcome:
+        """Stale sources (past error_after) fail the run only if the answer says so; broken ones always do."""
+        result = self.invoke("source", "freshness")
+        broken, stale, nearly_stale = [], [], []
+        for node in getattr(result.result, "results", None) or []:
+            status = str(getattr(node.status, "value", node.status))
+            name = node.node.unique_id
+            if status == "runtime error":
+                broken.append(f"{name}: {_one_line(node.message)}")
+            elif status == "error":
+                stale.append(f"{name} is stale")
+            elif status == "warn":
+                nearly_stale.append(f"{name} is past warn_after")
+        if broken or result.exception is not None:
+            return Outcome("source freshness", False, "; ".join(broken) or _exception(result))
+        if stale and self.fail_on_stale:
+            return Outcome("source freshness", False, "; ".join(stale), warnings=nearly_stale)
+        return Outcome("source freshness", True, warnings=stale + nearly_stale)
+
+    def docs_generate(self) -> Outcome:
+        result = self.invoke("docs", "generate", "--static")
+        if not result.success:
+            return Outcome("docs generate", False, _exception(result) or "dbt docs generate failed")
+        return Outcome("docs generate", True)
+
+
+def _one_line(message: object, limit: int = 300) -> str:
+    """dbt's message on one line: the first line alone often only names the node."""
+    text = " ".join(str(message or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _exception(result: dbtRunnerResult) -> str:
+    return _one_line(result.exception) if result.exception is not None else ""
+
+
+def _failed_nodes(result: dbtRunnerResult) -> list[str]:
+    failed = []
+    for node in getattr(result.result, "results", None) or []:
+        status = str(getattr(node.status, "value", node.status))
+        if status in FAILED:
+            failed.append(f"{node.node.unique_id} {status}: {_one_line(node.message)}")
+    return failed
