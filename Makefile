@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 BUILD := build
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-fast bench lint clean
+.PHONY: help venv venvs venv-checkov lock-checkov demo test test-fast bench lint clean
 
 help:
 	@echo "make demo    bake the template with its defaults into $(BUILD)/ and run the local pipeline"
@@ -27,12 +27,31 @@ $(VENV)/.installed: requirements-dev.txt | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# Tools whose dependency trees clash with the dev venv get a venv each under .venvs/.
+venvs: venv-checkov
+
+# checkov, fully pinned: it scans the generated Dockerfile and Terraform.
+venv-checkov: .venvs/checkov/.installed
+
+.venvs/checkov/.installed: requirements-checkov.txt
+	rm -rf .venvs/checkov
+	uv venv --quiet --python $(PYTHON) .venvs/checkov
+	VIRTUAL_ENV=.venvs/checkov uv pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+# Re-pin checkov: set its version on the "Top-level" line of requirements-checkov.txt first.
+lock-checkov:
+	sed -n 's/^# Top-level: //p' requirements-checkov.txt > requirements-checkov.in
+	uv pip compile --quiet --python $(PYTHON) --no-annotate --no-header requirements-checkov.in > requirements-checkov.body
+	{ sed -n 1,3p requirements-checkov.txt; cat requirements-checkov.body; } > requirements-checkov.new
+	mv requirements-checkov.new requirements-checkov.txt; rm requirements-checkov.in requirements-checkov.body
+
 demo: venv
 	rm -rf $(BUILD)/analytics-dbt
 	$(BIN)/cookiecutter --no-input --output-dir $(BUILD) .
 	$(MAKE) -C $(BUILD)/analytics-dbt run PYTHON=$(abspath $(BIN)/python)
 
-test: venv
+test: venv venvs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
