@@ -112,6 +112,8 @@ def world(tmp_path: Path) -> World:
     placeholder = World(tmp_path, env, cruft, template, tmp_path, "")
     placeholder.git(template, "init", "--quiet")
     version_a = placeholder.commit(template, "Template version A")
+    # Caches a tool left in the working tree (they ignore themselves) are not part of any release.
+    placeholder.git(template, "clean", "-fdX", "--quiet")
     placeholder.git(template, "tag", "vA")
 
     projects = tmp_path / "projects"
