@@ -287,6 +287,32 @@ def test_update_applies_the_template_release_and_keeps_every_team_edit(world: Wo
     world.cruft_cmd("check")
 
 
+def test_changing_answers_with_cruft_adds_an_environment_and_keeps_team_edits(world: World) -> None:
+    """The README's way to change an answer: `cruft update --variables-to-update`, the four answers in one go."""
+    project = world.project
+    team_files = do_team_work(world, project)
+    answers = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    staging = {
+        "environments": answers["environments"] + " staging",
+        "aws_account_ids": answers["aws_account_ids"] + " staging=333333333333",
+        "subnet_ids": answers["subnet_ids"] + " staging=subnet-2a1b2c3d4e5f60718",
+        "security_group_ids": answers["security_group_ids"] + " staging=sg-2a1b2c3d4e5f60718",
+    }
+    world.cruft_cmd("update", "--skip-apply-ask", "--variables-to-update", json.dumps(staging))
+
+    environments = json.loads((project / "environments.json").read_text(encoding="utf-8"))["environments"]
+    assert list(environments) == answers["environments"].split() + ["staging"]
+    assert environments["staging"]["account_id"] == "333333333333"
+    assert environments["staging"]["names"]["ecs_cluster"] == f"{ANSWERS['project_name']}-staging"
+    changed = world.status()
+    assert {".cruft.json", "environments.json"} <= set(changed) and not UNMERGED & set(changed.values()), changed
+    assert files_with_leftovers(project) == []
+    for path, content in team_files.items():
+        assert path.read_bytes() == content, f"the update changed the team's {path.relative_to(project)}"
+    recorded = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    assert {key: recorded[key] for key in staging} == staging
+
+
 def test_same_line_edited_on_both_sides_leaves_conflict_markers_git_reports(world: World) -> None:
     project = world.project
     default = terraform_default(project)
