@@ -121,6 +121,8 @@ INVALID = [
     ("sandbox_user_suffix", {"sandbox_user_suffix": "1"}, "yes, no"),
     ("fail_on_stale_sources", {"fail_on_stale_sources": "maybe"}, "yes, no"),
     ("dbt_log_format", {"dbt_log_format": "xml"}, "text, json"),
+    ("github_repository", {"github_repository": "no-slash"}, "owner/name"),
+    ("github_repository", {"github_repository": "org/repo/extra"}, "owner/name"),
 ]
 
 
