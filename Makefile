@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null)
 BUILD := build
 PYTEST_ARGS ?=
 
-.PHONY: help venv venvs venv-checkov lock-checkov demo test test-fast bench lint clean
+.PHONY: help venv venvs venv-airflow2 venv-airflow3 venv-checkov lock-airflow lock-checkov demo test test-fast bench lint clean
 
 help:
 	@echo "make demo    bake the template with its defaults into $(BUILD)/ and run the local pipeline"
@@ -28,7 +28,17 @@ $(VENV)/.installed: requirements-dev.txt | $(BIN)/python
 venv: $(VENV)/.installed
 
 # Tools whose dependency trees clash with the dev venv get a venv each under .venvs/.
-venvs: venv-checkov
+venvs: venv-airflow2 venv-airflow3 venv-checkov
+
+# Airflow 2.10 and 3.x, each with the providers the DAG uses and moto, fully pinned.
+venv-airflow2: .venvs/airflow2/.installed
+venv-airflow3: .venvs/airflow3/.installed
+
+.venvs/airflow%/.installed: requirements-airflow%.txt
+	rm -rf .venvs/airflow$*
+	uv venv --quiet --python $(PYTHON) .venvs/airflow$*
+	VIRTUAL_ENV=.venvs/airflow$* uv pip install --quiet -r requirements-airflow$*.txt
+	@touch $@
 
 # checkov, fully pinned: it scans the generated Dockerfile and Terraform.
 venv-checkov: .venvs/checkov/.installed
@@ -45,6 +55,13 @@ lock-checkov:
 	uv pip compile --quiet --python $(PYTHON) --no-annotate --no-header requirements-checkov.in > requirements-checkov.body
 	{ sed -n 1,3p requirements-checkov.txt; cat requirements-checkov.body; } > requirements-checkov.new
 	mv requirements-checkov.new requirements-checkov.txt; rm requirements-checkov.in requirements-checkov.body
+
+# Re-pin the Airflow venvs after changing tests/airflow_harness/requirements-airflow*.in.
+lock-airflow:
+	for v in 2 3; do uv pip compile --quiet --python $(PYTHON) --no-annotate --no-header \
+	  tests/airflow_harness/requirements-airflow$$v.in > requirements-airflow$$v.body; \
+	  { sed -n 1,3p requirements-airflow$$v.txt; cat requirements-airflow$$v.body; } > requirements-airflow$$v.new; \
+	  mv requirements-airflow$$v.new requirements-airflow$$v.txt; rm requirements-airflow$$v.body; done
 
 demo: venv
 	rm -rf $(BUILD)/analytics-dbt

@@ -75,6 +75,7 @@ NAME_LIMITS = {
     "state_bucket": 63,
     "lock_table": 255,
     "log_group": 512,
+    "alerts_topic": 256,
     "ci_plan_role": 64,
     "ci_deploy_role": 64,
 }
@@ -110,6 +111,8 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         "state_bucket": f"{base}-tfstate-{account_id}",
         "lock_table": f"{base}-tflock",
         "log_group": f"/ecs/{base}-dbt",
+        # SNS topic the DAG notifies on failure (notifications=sns).
+        "alerts_topic": f"{base}-dbt-alerts",
         # Roles CI assumes through OIDC: read-only for pull-request plans, deploy for applies.
         "ci_plan_role": f"{base}-ci-plan",
         "ci_deploy_role": f"{base}-ci-deploy",
