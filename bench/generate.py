@@ -12,8 +12,8 @@ Every model carries ``unique`` and ``not_null`` tests on its key, every source t
 ``not_null`` test, so a build runs roughly two tests per model as real projects do.
 The graph is drawn from a seeded random generator: the same N always gives the same project.
 
-The raw tables are created by the ``bench_create_raw`` macro (``dbt run-operation``), so the
-project needs nothing but the profile it runs with: no seed files, no DuckDB path of its own.
+The raw tables live in schema ``bench_raw`` of the DuckDB file; ``create_raw_tables`` fills them
+(benchmark setup, not timed), so the sources have data without seeds in the timed builds.
 """
 
 from __future__ import annotations
@@ -26,20 +26,7 @@ from pathlib import Path
 RAW_ROWS = 200
 LEAF_MODEL_PREFIX = "mart_"
 
-CREATE_RAW_MACRO = """\
-{#- Creates the raw tables the synthetic sources point at (benchmark setup, not timed). -#}
-{% macro bench_create_raw() %}
-  {% set schema = target.schema ~ '_raw' %}
-  {% do run_query('create schema if not exists ' ~ schema) %}
-  {% for table in var('bench_raw_tables') %}
-    {% do run_query(
-      'create or replace table ' ~ schema ~ '.' ~ table ~ ' as '
-      ~ 'select range as id, (range * 7) % 101 as amount, current_timestamp::timestamp as loaded_at '
-      ~ 'from range(' ~ var('bench_raw_rows') ~ ')'
-    ) %}
-  {% endfor %}
-{% endmacro %}
-"""
+RAW_SCHEMA = "bench_raw"
 
 
 def layer_sizes(n_models: int) -> tuple[int, int, int, int]:
@@ -86,7 +73,7 @@ def write_models(models_dir: Path, n_models: int, seed: int = 20261124) -> dict[
         "version: 2",
         "sources:",
         "  - name: raw",
-        "    schema: \"{{ target.schema ~ '_raw' }}\"",
+        f"    schema: {RAW_SCHEMA}",
         "    loaded_at_field: loaded_at",
         "    freshness:",
         "      warn_after: {count: 24, period: hour}",
@@ -139,27 +126,30 @@ def write_models(models_dir: Path, n_models: int, seed: int = 20261124) -> dict[
     }
 
 
-def write_macro(macros_dir: Path) -> None:
-    macros_dir.mkdir(parents=True, exist_ok=True)
-    (macros_dir / "bench_create_raw.sql").write_text(CREATE_RAW_MACRO)
+def create_raw_tables(duckdb_path: Path, shape: dict[str, object]) -> None:
+    """The raw tables the sources point at: RAW_ROWS rows each, loaded just now (so: fresh)."""
+    import duckdb
 
-
-def project_vars(shape: dict[str, object]) -> dict[str, object]:
-    """The dbt --vars the project needs: which raw tables the setup macro creates."""
-    return {"bench_raw_tables": shape["raw_tables"], "bench_raw_rows": RAW_ROWS}
+    with duckdb.connect(str(duckdb_path)) as con:
+        con.execute(f"create schema if not exists {RAW_SCHEMA}")
+        for table in shape["raw_tables"]:
+            con.execute(
+                f"create or replace table {RAW_SCHEMA}.{table} as select range as id, "
+                f"(range * 7) % 101 as amount, current_timestamp::timestamp as loaded_at from range({RAW_ROWS})"
+            )
 
 
 def write_standalone(dest: Path, n_models: int) -> dict[str, object]:
     """A complete dbt project on DuckDB (no template needed): dbt_project.yml, profiles.yml, models."""
     dest.mkdir(parents=True, exist_ok=True)
     shape = write_models(dest / "models", n_models)
-    write_macro(dest / "macros")
     (dest / "dbt_project.yml").write_text(
         "name: bench\nversion: '1.0.0'\nprofile: bench\nmodels:\n  bench:\n    +materialized: view\n"
     )
     (dest / "profiles.yml").write_text(
         "bench:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
-        f"      path: {dest / 'bench.duckdb'}\n      schema: main\n      threads: 4\n"
+        f"      path: \"{{{{ env_var('DBT_DUCKDB_PATH', '{dest / 'bench.duckdb'}') }}}}\"\n"
+        "      schema: main\n      threads: 4\n"
     )
     return shape
 
