@@ -72,8 +72,16 @@ test: venv venvs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+	$(BIN)/ruff check hooks tests bench
+	$(BIN)/ruff format --check hooks tests bench
+
+# Benchmarks; bench/RESULTS.md has the latest full run. QUICK=1: small N, one repetition,
+# under two minutes. The whole suite's time is read from a recorded run, never rerun here:
+# SUITE_SECONDS=<s>, or build/junit.xml from `make test PYTEST_ARGS=--junitxml=build/junit.xml`.
+QUICK ?=
+SUITE_SECONDS ?=
+bench: venv venv-airflow3
+	$(BIN)/python -m bench --profile $(if $(QUICK),quick,full) $(if $(SUITE_SECONDS),--suite-seconds $(SUITE_SECONDS))
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

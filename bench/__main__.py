@@ -8,13 +8,14 @@ one per result, for machines to read.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import generate
@@ -253,8 +254,17 @@ class Bench:
         ws = self.workspace(self.profile.pipeline_sizes[0])
         (generated,) = sorted((ws.root / "airflow" / "dags").glob("*.py"))
         home = Path(tempfile.mkdtemp(prefix="airflow-home-", dir=self.workdir))
-        env = dict(ws.env, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+        # The generated DAG learns its environment from the Airflow configuration, as on MWAA.
+        environment = next(iter(json.loads((ws.root / "environments.json").read_text())["environments"]))
+        section = ws.root.name.replace("-", "_").upper()
+        env = dict(
+            ws.env,
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            **{f"AIRFLOW__{section}__ENVIRONMENT": environment},
+        )
         errors: dict[str, int] = {}
+        dags: dict[str, int] = {}
 
         def side(name: str, dag_file: Path) -> Callable[[], Sample]:
             def measure() -> Sample:
@@ -265,8 +275,8 @@ class Bench:
                     env=env,
                     log=out,
                 )
-                seconds, n_errors, _ = out.read_text().strip().splitlines()[-1].split()
-                errors[name] = int(n_errors)
+                seconds, n_errors, n_dags = out.read_text().strip().splitlines()[-1].split()
+                errors[name], dags[name] = int(n_errors), int(n_dags)
                 out.unlink()
                 return Sample(seconds=float(seconds), max_rss_mb=0.0)
 
@@ -275,6 +285,12 @@ class Bench:
         sides = {"generated": side("generated", generated), "seed": side("seed", BENCH_DIR / "seed_dag.py")}
         series = {name: self.add("dag_import", name, None) for name in sides}
         alternate(sides, self.profile.dag_runs, series)
+        if errors["generated"] or not dags["generated"]:
+            # A failed import is fast and proves nothing: no number for it.
+            series["generated"].samples.clear()
+            raise RunFailed(
+                f"the generated DAG did not import: {errors['generated']} error(s), {dags['generated']} DAG(s)"
+            )
         self.results["dag_import_s"] = f"{series['generated'].median:.3f}"
         self.results["seed_dag_import_s"] = f"{series['seed'].median:.3f}"
         self.results["dag_import_errors"] = str(errors["generated"])
@@ -350,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "bench")
+    parser.add_argument("--sizes", help="comma-separated model counts of the pipeline case (overrides the profile)")
+    parser.add_argument("--runs", type=int, help="repetitions per side (overrides the profile)")
     parser.add_argument("--suite-seconds", type=float, default=None, help="whole test suite time of a recorded run")
     parser.add_argument("--junit", type=Path, default=REPO_ROOT / "build" / "junit.xml")
     args = parser.parse_args(argv)
@@ -359,7 +377,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(PROFILES[args.profile], args.workdir.resolve(), args.suite_seconds, args.junit)
+    profile = PROFILES[args.profile]
+    if args.sizes:
+        profile = replace(profile, pipeline_sizes=tuple(int(n) for n in args.sizes.split(",")))
+    if args.runs:
+        profile = replace(profile, runs=args.runs)
+    bench = Bench(profile, args.workdir.resolve(), args.suite_seconds, args.junit)
     bench.run(cases)
     print(bench.report())
     return 1 if bench.unavailable else 0

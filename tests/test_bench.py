@@ -61,9 +61,9 @@ def test_generator_layers_the_project(tmp_path: Path) -> None:
 
 def test_tiny_run_reports_every_dbt_case(tmp_path: Path) -> None:
     # Two harness processes side by side (the test proves the output, not the speed): the three
-    # pipeline sides in one, slim CI, bake and suite in the other.
+    # pipeline sides in one, slim CI, DAG import, bake and suite in the other.
     pipeline = start_bench(tmp_path / "pipeline", "--cases", "pipeline")
-    others = start_bench(tmp_path / "others", "--cases", "slim_vs_full,bake,suite", "--suite-seconds", "321")
+    others = start_bench(tmp_path / "others", "--cases", "slim_vs_full,dag_import,bake,suite", "--suite-seconds", "321")
     code, values, output = finish_bench(pipeline)
     assert code == 0, output
     others_code, others_values, others_output = finish_bench(others)
@@ -76,9 +76,13 @@ def test_tiny_run_reports_every_dbt_case(tmp_path: Path) -> None:
     assert values["ratio_models"] == "12"
     assert NUMBER.match(values["runner_peak_rss_mb_n12"]) and float(values["runner_peak_rss_mb_n12"]) > 0
     assert NUMBER.match(values["bake_s"])
+    # The generated DAG imports cleanly; the seed DAG's STS call fails without credentials.
+    assert NUMBER.match(values["dag_import_s"]) and float(values["dag_import_s"]) > 0
+    assert values["dag_import_errors"] == "0"
+    assert values["seed_dag_import_errors"] == "1"
     assert values["suite_s"] == "321"
     # The table has a row per side, before the result lines.
-    for side in ("seed", "floor", "runner", "slim", "full", "cookiecutter"):
+    for side in ("seed", "floor", "runner", "slim", "full", "generated", "cookiecutter"):
         assert re.search(rf"^\S+\s+\S+\s+{side}\s+1\s", output, re.MULTILINE), side
     # The machine-readable lines come last.
     last = [line for line in output.splitlines() if line.strip()][-1]
