@@ -504,3 +504,27 @@ def test_sqlfluff_renders_cross_database_macros_as_redshift(tmp_path: Path, bake
         [sqlfluff, "render", str(model.relative_to(project))], cwd=project, capture_output=True, text=True, check=True
     ).stdout
     assert "datediff(day, customer_orders.first_order_date, customer_orders.most_recent_order_date)" in rendered
+
+
+# ---- the generated Makefile ---------------------------------------------------
+
+
+def test_make_targets_lint_and_build(bakes: dict[str, Path], tmp_path: Path) -> None:
+    """`make lint-sql` and `make dbt-build`, as an analyst runs them, on the template's venv."""
+    make = require_tool("make", "apt-get install make")
+    venv = Path(dbt_binary()).parent.parent
+    # -o: the template's venv counts as installed; make must never pip-install into it.
+    command = [make, "lint-sql", "dbt-build", f"VENV={venv}", "-o", f"{venv}/.installed"]
+    env = clean_environment(
+        USER=ANALYST,
+        DBT_DUCKDB_PATH=str(tmp_path / "local.duckdb"),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+    )
+    result = subprocess.run(command, cwd=bakes["default"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"make failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert "All Finished" in result.stdout
+    run_results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+    assert run_results["args"]["which"] == "build"
+    assert {result["status"] for result in run_results["results"]} <= {"success", "pass"}
+    assert len(run_results["results"]) > len(SEEDS | STAGING | MARTS)
