@@ -80,6 +80,7 @@ def test_tiny_run_reports_every_dbt_case(tmp_path: Path) -> None:
     assert NUMBER.match(values["dag_import_s"]) and float(values["dag_import_s"]) > 0
     assert values["dag_import_errors"] == "0"
     assert values["seed_dag_import_errors"] == "1"
+    assert NUMBER.match(values["dag_reparse_s"])
     assert values["suite_s"] == "321"
     # The table has a row per side, before the result lines.
     for side in ("seed", "floor", "runner", "slim", "full", "generated", "cookiecutter"):
