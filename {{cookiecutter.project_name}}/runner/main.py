@@ -31,8 +31,8 @@ def main(argv: list[str]) -> int:
     log.info(f"run {run}: {where}, project {config.project_dir}, artifacts to {config.artifacts_url}")
 
     # dbt resolves relative paths in profiles.yml (the local DuckDB file) against the working
-    # directory; running from the project directory matches `cd dbt && dbt build`.
-    os.chdir(config.project_dir)
+    # directory: the repository root, as for the Makefile's dbt targets.
+    os.chdir(config.project_dir.parent)
     artifacts.clear(config.target_dir, config.log_dir)
     failure: Outcome | None = None
     exit_code = 0
@@ -72,7 +72,9 @@ def run_steps(config: settings.Settings, build_args: list[str]) -> Outcome | Non
     Parse and the connection check stop the run: nothing else can work without them.
     A failed build still gets source freshness and docs, so the docs show the failure.
     """
-    pipeline = Pipeline(config.project_dir, config.log_format, build_args, config.fail_on_stale_sources)
+    pipeline = Pipeline(
+        config.project_dir, config.target_dir, config.log_format, build_args, config.fail_on_stale_sources
+    )
     failure = None
     for step in (pipeline.parse, pipeline.debug, pipeline.build, pipeline.source_freshness, pipeline.docs_generate):
         outcome = step()

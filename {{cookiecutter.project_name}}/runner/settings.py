@@ -59,6 +59,9 @@ def yes(value: str) -> bool:
 def load(run_id: str) -> Settings:
     env = os.environ
     environment = env.get("ENV", "").strip()
+    if not environment:
+        # Set but empty is unset: profiles.yml's env_var('ENV', 'local') would otherwise read ''.
+        env.pop("ENV", None)
     project_name = env.get("PROJECT_NAME", PROJECT_NAME)
     artifacts_url = env.get("ARTIFACTS_URL", "")
     latest_url = env.get("LATEST_URL", "")

@@ -26,32 +26,39 @@ class Outcome:
 
 
 class Pipeline:
-    def __init__(self, project_dir: Path, log_format: str, build_args: list[str], fail_on_stale: bool):
+    def __init__(
+        self, project_dir: Path, target_dir: Path, log_format: str, build_args: list[str], fail_on_stale: bool
+    ):
+        self.target_dir = target_dir
         # No colour codes: CloudWatch stores the lines verbatim.
         self.common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--no-use-colors"]
         self.log_format = log_format
         self.build_args = build_args
         self.fail_on_stale = fail_on_stale
-        self.runner = dbtRunner()
+        self.messages: list[str] = []
+        self.runner = dbtRunner(callbacks=[self._record])
+
+    def _record(self, event) -> None:
+        # dbt reports some failures (a refused connection) only as log messages.
+        self.messages.append(event.info.msg)
 
     def invoke(self, *args: str) -> dbtRunnerResult:
         command = [*args, *self.common, "--log-format", self.log_format]
         log.info(f"dbt {' '.join(args)}")
+        self.messages.clear()
         return self.runner.invoke(command)
 
     def parse(self) -> Outcome:
         result = self.invoke("parse")
         if not result.success:
             return Outcome("parse", False, _exception(result) or "the project does not parse")
-        self.runner = dbtRunner(manifest=result.result)
+        self.runner = dbtRunner(manifest=result.result, callbacks=[self._record])
         return Outcome("parse", True)
 
     def debug(self) -> Outcome:
         result = self.invoke("debug", "--connection")
         if not result.success:
-            return Outcome(
-                "debug", False, _exception(result) or "cannot connect to the warehouse (see dbt's output above)"
-            )
+            return Outcome("debug", False, _exception(result) or self._connection_error())
         return Outcome("debug", True)
 
     def build(self) -> Outcome:
@@ -81,10 +88,24 @@ class Pipeline:
         return Outcome("source freshness", True, warnings=stale + nearly_stale)
 
     def docs_generate(self) -> Outcome:
+        # docs generate compiles the project and writes its own run_results.json over the
+        # build's; the build's results are the ones worth keeping.
+        run_results = self.target_dir / "run_results.json"
+        build_results = run_results.read_bytes() if run_results.is_file() else None
         result = self.invoke("docs", "generate", "--static")
+        if build_results is not None:
+            run_results.write_bytes(build_results)
         if not result.success:
             return Outcome("docs generate", False, _exception(result) or "dbt docs generate failed")
         return Outcome("docs generate", True)
+
+    def _connection_error(self) -> str:
+        marker = "The database returned the following error:"
+        for message in self.messages:
+            if marker in message:
+                error = message.split(marker, 1)[1].split("Check your database credentials", 1)[0]
+                return "cannot connect to the warehouse: " + _one_line(error.replace(">", ""))
+        return "cannot connect to the warehouse (see dbt's output above)"
 
 
 def _one_line(message: object, limit: int = 300) -> str:

@@ -1,0 +1,332 @@
+"""The production runner of the generated repository, run in-process against moto.
+
+One copy of the default bake serves the whole module, so dbt's partial parsing
+carries over from run to run. Its profiles.yml gets two extra targets:
+
+- ``ci``: DuckDB whose database file and schema come from the DBT_REDSHIFT_*
+  variables the runner fetched, so a deployment-style run (ENV set, credentials
+  fetched, artifacts to S3) proves the values reached dbt's profile;
+- ``unreachable``: PostgreSQL on a loopback port nothing listens on, whose password
+  is the planted secret, so the connection failure path is exercised for real.
+
+A known secret is planted in every credentials store; no captured output and no
+file the runs leave behind may contain it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from moto.core import enable_iam_authentication
+
+SECRET = "pl4nted-Secr3t-e7d1c0"
+REGION = "eu-west-1"
+BUCKET = "analytics-dbt-ci-docs-111111111111"
+RUN_ID = "20260101T000000Z-task0001"
+PROJECT = "analytics-dbt"
+ARTIFACTS = {"manifest.json", "run_results.json", "sources.json", "catalog.json", "index.html", "static_index.html"}
+ALL_ARTIFACTS = ARTIFACTS | {"dbt.log"}
+
+# Every variable the runner reads; each test starts from none of them.
+RUNNER_VARIABLES = (
+    "ENV",
+    "DOCS_BUCKET",
+    "ARTIFACTS_URL",
+    "LATEST_URL",
+    "RUN_ID",
+    "PROJECT_NAME",
+    "DBT_TARGET",
+    "DBT_PROJECT_DIR",
+    "DBT_LOG_FORMAT",
+    "DBT_CREDENTIALS_SOURCE",
+    "DBT_CREDENTIALS_SECRET_ID",
+    "DBT_CREDENTIALS_PARAMETER_PATH",
+    "DBT_GLUE_CONNECTION",
+    "DBT_FAIL_ON_STALE_SOURCES",
+    "DBT_REDSHIFT_HOST",
+    "DBT_REDSHIFT_PORT",
+    "DBT_REDSHIFT_USER",
+    "DBT_REDSHIFT_DB",
+    "DBT_REDSHIFT_SCHEMA",
+    "DBT_ENV_SECRET_REDSHIFT_PASSWORD",
+    "ECS_CONTAINER_METADATA_URI_V4",
+)
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    target = tmp_path_factory.mktemp("runner") / default_project.name
+    shutil.copytree(default_project, target)
+    profiles_path = target / "dbt" / "profiles.yml"
+    profiles = yaml.safe_load(profiles_path.read_text())
+    (profile,) = profiles.values()
+    profile["outputs"]["ci"] = {
+        "type": "duckdb",
+        "path": "{{ env_var('DBT_REDSHIFT_DB') }}.duckdb",
+        "schema": "{{ env_var('DBT_REDSHIFT_SCHEMA') }}",
+        "threads": 2,
+    }
+    profile["outputs"]["unreachable"] = {
+        "type": "postgres",
+        "host": "127.0.0.1",
+        "port": closed_port(),
+        "user": "dbt",
+        "password": "{{ env_var('DBT_ENV_SECRET_REDSHIFT_PASSWORD') }}",
+        "dbname": "warehouse",
+        "schema": "analytics",
+        "threads": 1,
+        "connect_timeout": 2,
+        "retries": 0,
+    }
+    profiles_path.write_text(yaml.safe_dump(profiles, sort_keys=False))
+    sys.path.insert(0, str(target))
+    yield target
+    sys.path.remove(str(target))
+    for name in [module for module in sys.modules if module == "runner" or module.startswith("runner.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def run(project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
+    """Run the runner's main() like the entrypoint does; return (exit code, everything printed)."""
+    for name in RUNNER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    monkeypatch.chdir(project)
+    main = importlib.import_module("runner.main")
+    assert Path(main.__file__).is_relative_to(project), "the runner must come from the baked project"
+
+    def invoke(argv: list[str] | None = None, **env: str) -> tuple[int, str]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        # boto3's default session keeps the first credentials it saw; each run is a fresh process on ECS.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        capfd.readouterr()
+        code = main.main(argv or [])
+        output = capfd.readouterr()
+        return code, output.out + output.err
+
+    return invoke
+
+
+def last_line(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+def assert_secret_nowhere(output: str, *roots: Path) -> None:
+    assert SECRET not in output, "the planted secret was printed"
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), f"the planted secret was written to {path}"
+
+
+def deployment_env(**extra: str) -> dict[str, str]:
+    return {"ENV": "ci", "DOCS_BUCKET": BUCKET, "RUN_ID": RUN_ID, "DBT_REDSHIFT_SCHEMA": "analytics_ci", **extra}
+
+
+def s3_keys(client) -> set[str]:
+    return {item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+def test_local_run_exports_every_artifact_to_a_directory(run, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "artifacts"
+    code, output = run(ARTIFACTS_URL=out.as_uri() + "/")
+    assert code == 0, last_line(output)
+    assert "local run: no credentials fetched" in output
+    assert {path.name for path in out.iterdir()} == ALL_ARTIFACTS
+    results = json.loads((out / "run_results.json").read_text())["results"]
+    assert results and all(result["status"] in ("success", "pass") for result in results)
+    # One parse for the whole run: the later commands reuse the manifest.
+    assert output.count("dbt parse") == 1 and output.count("Unable to do partial parsing") <= 1
+
+
+@mock_aws
+@pytest.mark.parametrize("source", ["secrets_manager", "ssm_parameter_store", "glue_connection"])
+def test_deployment_run_fetches_credentials_and_exports_to_s3(run, project: Path, source: str) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    database = f"warehouse_{source}"
+    env = deployment_env(DBT_CREDENTIALS_SOURCE=source)
+    if source == "secrets_manager":
+        document = {
+            "host": "redshift.internal",
+            "port": 5439,
+            "username": "dbt",
+            "password": SECRET,
+            "dbname": database,
+        }
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="analytics-dbt/ci/redshift", SecretString=json.dumps(document)
+        )["ARN"]
+        env["DBT_CREDENTIALS_SECRET_ID"] = arn
+    elif source == "ssm_parameter_store":
+        ssm = boto3.client("ssm", region_name=REGION)
+        values = {"host": "redshift.internal", "port": "5439", "username": "dbt", "dbname": database}
+        for key, value in values.items():
+            ssm.put_parameter(Name=f"/analytics-dbt/ci/redshift/{key}", Value=value, Type="String")
+        ssm.put_parameter(Name="/analytics-dbt/ci/redshift/password", Value=SECRET, Type="SecureString")
+        env["DBT_CREDENTIALS_PARAMETER_PATH"] = "/analytics-dbt/ci/redshift"
+    else:
+        boto3.client("glue", region_name=REGION).create_connection(
+            ConnectionInput={
+                "Name": "analytics-dbt-ci-redshift",
+                "ConnectionType": "JDBC",
+                "ConnectionProperties": {
+                    "JDBC_CONNECTION_URL": f"jdbc:redshift://redshift.internal:5439/{database}",
+                    "USERNAME": "dbt",
+                    "PASSWORD": SECRET,
+                },
+            }
+        )
+        env["DBT_GLUE_CONNECTION"] = "analytics-dbt-ci-redshift"
+
+    code, output = run(**env)
+
+    assert code == 0, last_line(output)
+    assert f"credentials from {source}: set" in output
+    # The fetched database name reached dbt's profile: the ci target's DuckDB file is named after it.
+    assert (project / f"{database}.duckdb").is_file()
+    prefix = f"{PROJECT}/ci/runs/{RUN_ID}/"
+    keys = s3_keys(s3)
+    assert {key[len(prefix) :] for key in keys if key.startswith(prefix)} == ALL_ARTIFACTS
+    latest = {key for key in keys if key.startswith(f"{PROJECT}/ci/latest/")}
+    assert f"{PROJECT}/ci/latest/manifest.json" in latest
+    head = s3.head_object(Bucket=BUCKET, Key=prefix + "static_index.html")
+    assert head["ContentType"] == "text/html"
+    uploaded = b"".join(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys)
+    assert SECRET.encode() not in uploaded
+    assert_secret_nowhere(output, project)
+
+
+@pytest.fixture
+def planted(project: Path) -> Iterator[dict[str, Path]]:
+    """A failing model and a failing singular test, removed again after the test."""
+    files = {
+        "model": project / "dbt" / "models" / "broken_model.sql",
+        "test": project / "dbt" / "tests" / "assert_always_fails.sql",
+    }
+    yield files
+    for path in files.values():
+        path.unlink(missing_ok=True)
+
+
+def test_failing_model_still_exports_artifacts_with_the_error(run, planted, tmp_path: Path) -> None:
+    planted["model"].write_text("select * from a_table_that_does_not_exist\n")
+    out = tmp_path / "artifacts"
+    code, output = run(["--select", "broken_model"], ARTIFACTS_URL=out.as_uri())
+    assert code == 1
+    reason = last_line(output)
+    assert "FAILED: step build: model." in reason and "broken_model error" in reason, reason
+    assert "a_table_that_does_not_exist" in reason, reason
+    assert {path.name for path in out.iterdir()} == ALL_ARTIFACTS
+    results = json.loads((out / "run_results.json").read_text())["results"]
+    (broken,) = [result for result in results if result["unique_id"].endswith(".broken_model")]
+    assert broken["status"] == "error" and "a_table_that_does_not_exist" in broken["message"]
+
+
+def test_failing_test_fails_the_run(run, planted, tmp_path: Path) -> None:
+    planted["test"].write_text("-- Always returns a row, so it always fails.\nselect 1 as failure\n")
+    out = tmp_path / "artifacts"
+    code, output = run(["--select", "assert_always_fails"], ARTIFACTS_URL=out.as_uri())
+    assert code == 1
+    reason = last_line(output)
+    assert "FAILED: step build: test." in reason and "assert_always_fails fail" in reason, reason
+    results = json.loads((out / "run_results.json").read_text())["results"]
+    assert [result["status"] for result in results] == ["fail"]
+
+
+@mock_aws
+@pytest.mark.parametrize(
+    ("source", "settings", "expected"),
+    [
+        (
+            "secrets_manager",
+            {"DBT_CREDENTIALS_SECRET_ID": "analytics-dbt/ci/missing"},
+            "could not read Secrets Manager secret analytics-dbt/ci/missing: ResourceNotFoundException",
+        ),
+        ("secrets_manager", {}, "DBT_CREDENTIALS_SECRET_ID is not set"),
+        ("ecs_secrets", {}, "DBT_REDSHIFT_HOST, DBT_REDSHIFT_USER, DBT_ENV_SECRET_REDSHIFT_PASSWORD, DBT_REDSHIFT_DB"),
+    ],
+)
+def test_missing_credentials_stop_the_run_with_the_reason(run, source, settings, expected) -> None:
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    code, output = run(**deployment_env(DBT_CREDENTIALS_SOURCE=source, **settings))
+    assert code == 2
+    reason = last_line(output)
+    assert reason.endswith("FAILED: step credentials: " + reason.split("FAILED: step credentials: ", 1)[-1])
+    assert expected in reason, reason
+    assert "dbt parse" not in output, "dbt must not start without credentials"
+
+
+def test_unreachable_warehouse_fails_the_connection_check(run, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "artifacts"
+    code, output = run(ARTIFACTS_URL=out.as_uri(), DBT_TARGET="unreachable", DBT_ENV_SECRET_REDSHIFT_PASSWORD=SECRET)
+    assert code == 1
+    reason = last_line(output)
+    assert "FAILED: step debug: cannot connect to the warehouse:" in reason, reason
+    assert "Connection refused" in reason, reason
+    assert "dbt build" not in output, "nothing is built when the warehouse cannot be reached"
+    assert "dbt.log" in {path.name for path in out.iterdir()}
+    assert "Connection refused" in (out / "dbt.log").read_text()
+    assert_secret_nowhere(output, project, out)
+
+
+@mock_aws
+def test_denied_upload_fails_the_run_with_the_reason(run, project: Path) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="dbt-task")
+    # The task may read the bucket but not write to it: a broken task role policy.
+    iam.put_user_policy(
+        UserName="dbt-task",
+        PolicyName="read-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="dbt-task")["AccessKey"]
+    env = deployment_env(
+        DBT_CREDENTIALS_SOURCE="ecs_secrets",
+        DBT_REDSHIFT_HOST="redshift.internal",
+        DBT_REDSHIFT_USER="dbt",
+        DBT_REDSHIFT_DB="warehouse_denied",
+        DBT_ENV_SECRET_REDSHIFT_PASSWORD=SECRET,
+        AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
+    )
+    with enable_iam_authentication():
+        code, output = run(**env)
+    assert code == 3, output[-3000:]
+    reason = last_line(output)
+    assert reason.endswith("failed: AccessDenied") and f"s3://{BUCKET}/{PROJECT}/ci/runs/{RUN_ID}/" in reason, reason
+    assert "FAILED: artifacts export: upload of" in reason
+    assert s3_keys(s3) == set()
+    assert_secret_nowhere(output, project)
