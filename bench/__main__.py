@@ -158,7 +158,16 @@ def alternate(sides: dict[str, Callable[[], Sample]], runs: int, series: dict[st
     for round_ in range(runs):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            series[name].samples.append(sides[name]())
+            sample = sides[name]()
+            series[name].samples.append(sample)
+            # Progress on stderr, so an interrupted run still leaves its measurements behind.
+            s = series[name]
+            print(
+                f"bench: {s.case} N={s.models or '-'} {s.side} run {round_ + 1}/{runs}: "
+                f"{sample.seconds:.2f} s, {sample.max_rss_mb:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 # ---- the cases -------------------------------------------------------------------------------
