@@ -120,8 +120,9 @@ class MotoServer:
         if self._log is not None:
             self._log.close()
         self._log = open(self.log_path, "w+b") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
+        # -P: a moto.py in the working directory must not shadow the package.
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "--host", HOST, "--port", str(self.port)],
+            [sys.executable, "-P", "-m", "moto.server", "--host", HOST, "--port", str(self.port)],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
