@@ -222,10 +222,11 @@ def test_deployment_run_fetches_credentials_and_exports_to_s3(run, project: Path
 
 @pytest.fixture
 def planted(project: Path) -> Iterator[dict[str, Path]]:
-    """A failing model and a failing singular test, removed again after the test."""
+    """A failing model, a failing singular test and a stale source, removed again after the test."""
     files = {
         "model": project / "dbt" / "models" / "broken_model.sql",
         "test": project / "dbt" / "tests" / "assert_always_fails.sql",
+        "source": project / "dbt" / "models" / "_stale_source.yml",
     }
     yield files
     for path in files.values():
@@ -330,3 +331,68 @@ def test_denied_upload_fails_the_run_with_the_reason(run, project: Path) -> None
     assert "FAILED: artifacts export: upload of" in reason
     assert s3_keys(s3) == set()
     assert_secret_nowhere(output, project)
+
+
+STALE_SOURCE = """
+sources:
+  - name: stale_fixture
+    description: A source last loaded in 2000.
+    schema: analytics_sandbox_jaffle_shop
+    tables:
+      - name: customers
+        description: The sample customers, read as if loaded in 2000.
+        config:
+          loaded_at_field: "cast('2000-01-01' as timestamp)"
+          freshness:
+            error_after: {count: 1, period: day}
+"""
+
+
+@pytest.mark.parametrize("fail_on_stale", ["no", "yes"])
+def test_stale_source_warns_or_fails_as_configured(run, planted, tmp_path: Path, fail_on_stale: str) -> None:
+    planted["source"].write_text(STALE_SOURCE)
+    code, output = run(ARTIFACTS_URL=(tmp_path / "artifacts").as_uri(), DBT_FAIL_ON_STALE_SOURCES=fail_on_stale)
+    stale = "source.analytics_dbt.stale_fixture.customers is stale"
+    if fail_on_stale == "yes":
+        assert code == 1, output[-3000:]
+        assert last_line(output).endswith(f"FAILED: step source freshness: {stale}"), last_line(output)
+    else:
+        assert code == 0, output[-3000:]
+        assert f"runner warn: source freshness: {stale}" in output
+
+
+def test_json_log_format_prints_only_json_lines(run, tmp_path: Path) -> None:
+    code, output = run(ARTIFACTS_URL=(tmp_path / "artifacts").as_uri(), DBT_LOG_FORMAT="json")
+    assert code == 0, output[-3000:]
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    runner_lines = [line for line in lines if line.get("logger") == "runner"]
+    assert runner_lines[-1]["msg"].endswith("passed")
+    assert any(line.get("info", {}).get("name") == "MainReportVersion" for line in lines), "dbt's own JSON lines"
+
+
+def test_run_id_names_the_ecs_task(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ECS the run id carries the task id, read from the task metadata endpoint."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Metadata(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            body = json.dumps({"TaskARN": "arn:aws:ecs:eu-west-1:111111111111:task/cluster/0123abcd"}).encode()
+            status = 200 if self.path == "/v4/container/task" else 404
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Metadata)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{server.server_port}/v4/container")
+        run_id = importlib.import_module("runner.run_id").new()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run_id.endswith("Z-0123abcd") and len(run_id) == len("20260101T000000Z-0123abcd"), run_id
