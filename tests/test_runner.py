@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,8 @@ import pytest
 import yaml
 from moto import mock_aws
 from moto.core import enable_iam_authentication
+
+from tests.conftest import require_tool
 
 SECRET = "pl4nted-Secr3t-e7d1c0"
 REGION = "eu-west-1"
@@ -396,3 +400,26 @@ def test_run_id_names_the_ecs_task(run, monkeypatch: pytest.MonkeyPatch) -> None
         server.shutdown()
         server.server_close()
     assert run_id.endswith("Z-0123abcd") and len(run_id) == len("20260101T000000Z-0123abcd"), run_id
+
+
+def test_make_run_is_the_local_pipeline(project_copy: Path) -> None:
+    """`make run`, as a new user types it, on the template's venv; ENV from the shell is ignored."""
+    make = require_tool("make", "apt-get install make")
+    venv = Path(sys.executable).parent.parent
+    env = {**os.environ, "ENV": "dev", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # -o: the template's venv counts as installed; make must never pip-install into it.
+    command = [make, "run", f"VENV={venv}", "-o", f"{venv}/.installed", "ARGS=--exclude dim_customers"]
+    result = subprocess.run(command, cwd=project_copy, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "local run (ENV unset)" in result.stdout
+    assert {path.name for path in (project_copy / "artifacts").iterdir()} == ALL_ARTIFACTS
+    results = json.loads((project_copy / "artifacts" / "run_results.json").read_text())["results"]
+    assert any(result["unique_id"].endswith(".fct_orders") for result in results)
+    assert not any(result["unique_id"].endswith(".dim_customers") for result in results), "ARGS reach dbt build"
+
+
+def test_runner_code_is_ruff_clean(default_project: Path) -> None:
+    ruff = require_tool("ruff", "install the template's dev requirements: make venv")
+    for command in ([ruff, "check", "runner"], [ruff, "format", "--check", "runner"]):
+        result = subprocess.run(command, cwd=default_project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
