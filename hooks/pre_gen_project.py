@@ -78,6 +78,7 @@ NAME_LIMITS = {
     "alerts_topic": 256,
     "ci_plan_role": 64,
     "ci_deploy_role": 64,
+    "airflow_policy": 128,
 }
 
 CRON_FIELDS = (
@@ -116,6 +117,14 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         # Roles CI assumes through OIDC: read-only for pull-request plans, deploy for applies.
         "ci_plan_role": f"{base}-ci-plan",
         "ci_deploy_role": f"{base}-ci-deploy",
+        # Terraform: the task's security group (create_security_group=yes), the KMS key's
+        # alias, the policy for the Airflow role, and where the warehouse credentials live.
+        "security_group": f"{base}-dbt",
+        "kms_alias": base,
+        "airflow_policy": f"{base}-run-dbt",
+        "credentials_secret": f"{project_name}/{environment}/warehouse",
+        "credentials_parameter_path": f"/{project_name}/{environment}/warehouse",
+        "glue_connection": f"{base}-warehouse",
     }
 
 
