@@ -245,3 +245,24 @@ def test_image_metadata_and_contents(built: tuple[str, Path]) -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     print(base_image(), file=sys.stderr)
+
+
+@pytest.mark.image
+def test_image_runs_on_a_read_only_root_filesystem(built: tuple[str, Path]) -> None:
+    """As the task definition runs it: read-only image, dbt's files on a scratch volume."""
+    tag, _ = built
+    podman = require_tool("podman", INSTALL_HINT)
+    scratch = {
+        "DBT_TARGET_PATH": "/tmp/dbt/target",
+        "DBT_LOG_PATH": "/tmp/dbt/logs",
+        "DBT_DUCKDB_PATH": "/tmp/local.duckdb",
+        "ARTIFACTS_URL": "file:///tmp/artifacts/",
+    }
+    command = [podman, "--runtime", "runc", "run", "--rm", *RUN_LIMITS.split(), "--read-only", "--tmpfs", "/tmp"]
+    for name, value in scratch.items():
+        command += ["--env", f"{name}={value}"]
+    # The runner, then a listing of what it exported, in the same container.
+    command += ["--entrypoint", "/bin/sh", tag, "-c", "/app/docker/entrypoint.sh && ls /tmp/artifacts"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert set(result.stdout.strip().splitlines()[-len(ALL_ARTIFACTS) :]) == ALL_ARTIFACTS, result.stdout[-2000:]
