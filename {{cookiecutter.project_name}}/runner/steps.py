@@ -66,7 +66,11 @@ class Pipeline:
         if result.success:
             return Outcome("build", True)
         failed = _failed_nodes(result)
-        return Outcome("build", False, "; ".join(failed) if failed else _exception(result) or "dbt build failed")
+        if not failed:
+            return Outcome("build", False, _exception(result) or "dbt build failed")
+        # The first few keep the line readable; run_results.json has every one.
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        return Outcome("build", False, "; ".join(failed[:3]) + more)
 
     def source_freshness(self) -> Outcome:
         """Stale sources (past error_after) fail the run only if the answer says so; broken ones always do."""
