@@ -5,6 +5,11 @@ output "environment" {
   value       = var.environment
 }
 
+output "aws_account_id" {
+  description = "The environment's account; the provider refuses credentials of any other."
+  value       = local.settings.account_id
+}
+
 output "aws_region" {
   description = "Region of every resource."
   value       = local.region

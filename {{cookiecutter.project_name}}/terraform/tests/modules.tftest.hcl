@@ -1,0 +1,570 @@
+# Each module on its own, with a mock AWS provider: no account, no network.
+# `terraform test` (or `make tf-check`) runs it.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  # The provider checks that policies are JSON; the tests read the statements.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_vpc" {
+    defaults = { cidr_block = "10.20.0.0/16" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111111111111:role/mock" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::111111111111:policy/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/mock" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn                  = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock:1"
+      arn_without_revision = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock"
+    }
+  }
+}
+
+variables {
+  repository_arn  = "arn:aws:ecr:eu-west-1:111111111111:repository/mock"
+  log_group_arn   = "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/mock"
+  kms_key_arn     = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+  docs_bucket_arn = "arn:aws:s3:::mock-docs"
+  secret_arn      = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mock/dev/warehouse-AbCdEf"
+}
+
+run "task_definition_is_fargate_awsvpc_with_logs" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_task"
+  }
+
+  variables {
+    family                = "mock-dbt"
+    container_name        = "dbt"
+    image                 = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/mock"
+    image_tag             = "0123abc"
+    cpu                   = 512
+    memory                = 1024
+    cpu_architecture      = "ARM64"
+    execution_role_arn    = "arn:aws:iam::111111111111:role/execution"
+    task_role_arn         = "arn:aws:iam::111111111111:role/task"
+    log_group_name        = "/ecs/mock-dbt"
+    environment_variables = { ENV = "dev" }
+    secrets               = { DBT_ENV_SECRET_REDSHIFT_PASSWORD = "${var.secret_arn}:password::" }
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.this.requires_compatibilities == toset(["FARGATE"]) && aws_ecs_task_definition.this.network_mode == "awsvpc"
+    error_message = "The task must be Fargate with awsvpc networking."
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.this.cpu == "512" && aws_ecs_task_definition.this.memory == "1024" && aws_ecs_task_definition.this.runtime_platform[0].cpu_architecture == "ARM64"
+    error_message = "CPU, memory and architecture must be the ones given."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].logConfiguration.logDriver == "awslogs" && jsondecode(aws_ecs_task_definition.this.container_definitions)[0].logConfiguration.options["awslogs-group"] == "/ecs/mock-dbt"
+    error_message = "The container must log to its log group through awslogs."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.this.retention_in_days == 365 && aws_cloudwatch_log_group.this.kms_key_id != null
+    error_message = "The log group must have a retention and a KMS key."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "ENV", value = "dev" })
+    error_message = "ENV must be in the container's environment."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].image == "111111111111.dkr.ecr.eu-west-1.amazonaws.com/mock:0123abc"
+    error_message = "The image must be the repository at the given tag."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].secrets == [{ name = "DBT_ENV_SECRET_REDSHIFT_PASSWORD", valueFrom = "${var.secret_arn}:password::" }]
+    error_message = "Secrets must be injected by ECS from their ARNs."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].readonlyRootFilesystem
+    error_message = "The root filesystem must be read-only."
+  }
+
+  assert {
+    condition     = output.family_arn == "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock:*"
+    error_message = "family_arn must match every revision of the family."
+  }
+}
+
+run "task_definition_rejects_non_fargate_cpu" {
+  command = plan
+
+  module {
+    source = "./modules/dbt_task"
+  }
+
+  variables {
+    family             = "mock-dbt"
+    container_name     = "dbt"
+    image              = "mock"
+    image_tag          = "0123abc"
+    cpu                = 300
+    memory             = 1024
+    cpu_architecture   = "X86_64"
+    execution_role_arn = "arn:aws:iam::111111111111:role/execution"
+    task_role_arn      = "arn:aws:iam::111111111111:role/task"
+    log_group_name     = "/ecs/mock-dbt"
+    kms_key_arn        = "arn:aws:kms:eu-west-1:111111111111:key/mock"
+  }
+
+  expect_failures = [var.cpu]
+}
+
+run "roles_scoped_with_secrets_manager" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name         = "mock-dev-dbt-task"
+    execution_role_name    = "mock-dev-dbt-execution"
+    docs_prefix            = "mock/dev"
+    credentials_source     = "secrets_manager"
+    credentials_secret_arn = var.secret_arn
+  }
+
+  # ecr:GetAuthorizationToken has no resource-level permissions: the one "*".
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement :
+        !contains(statement.resources, "*") || statement.actions == toset(["ecr:GetAuthorizationToken"])
+      ]
+    ]))
+    error_message = "Every statement must name its resources; only ecr:GetAuthorizationToken may use *."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "No action may be a wildcard."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if contains(s.resources, var.secret_arn)], "ReadTheCredentialsSecret")
+    error_message = "The task role must read the credentials from exactly where secrets_manager keeps them."
+  }
+
+  assert {
+    condition     = length([for d in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : d if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "secretsmanager:") || startswith(a, "ssm:") || startswith(a, "glue:")])])]) == 1
+    error_message = "Only one of the two roles may read the credentials."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if s.actions == toset(["s3:PutObject"]) && s.resources == toset(["arn:aws:s3:::mock-docs/mock/dev/*"])], "UploadDocsAndArtifacts")
+    error_message = "The task may put objects under its docs prefix only."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.execution.statement : s.sid if s.resources == toset(["${var.log_group_arn}:log-stream:*"])], "WriteContainerLogs")
+    error_message = "The execution role may write to the dbt log group's streams only."
+  }
+}
+
+run "roles_scoped_with_ssm_parameter_store" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name             = "mock-dev-dbt-task"
+    execution_role_name        = "mock-dev-dbt-execution"
+    docs_prefix                = "mock/dev"
+    credentials_source         = "ssm_parameter_store"
+    credentials_parameter_path = "/mock/dev/warehouse"
+  }
+
+  # ecr:GetAuthorizationToken has no resource-level permissions: the one "*".
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement :
+        !contains(statement.resources, "*") || statement.actions == toset(["ecr:GetAuthorizationToken"])
+      ]
+    ]))
+    error_message = "Every statement must name its resources; only ecr:GetAuthorizationToken may use *."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "No action may be a wildcard."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if contains(s.resources, "arn:aws:ssm:eu-west-1:111111111111:parameter/mock/dev/warehouse/*")], "ReadTheCredentialParameters")
+    error_message = "The task role must read the credentials from exactly where ssm_parameter_store keeps them."
+  }
+
+  assert {
+    condition     = length([for d in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : d if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "secretsmanager:") || startswith(a, "ssm:") || startswith(a, "glue:")])])]) == 1
+    error_message = "Only one of the two roles may read the credentials."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if s.actions == toset(["s3:PutObject"]) && s.resources == toset(["arn:aws:s3:::mock-docs/mock/dev/*"])], "UploadDocsAndArtifacts")
+    error_message = "The task may put objects under its docs prefix only."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.execution.statement : s.sid if s.resources == toset(["${var.log_group_arn}:log-stream:*"])], "WriteContainerLogs")
+    error_message = "The execution role may write to the dbt log group's streams only."
+  }
+}
+
+run "roles_scoped_with_glue_connection" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name       = "mock-dev-dbt-task"
+    execution_role_name  = "mock-dev-dbt-execution"
+    docs_prefix          = "mock/dev"
+    credentials_source   = "glue_connection"
+    glue_connection_name = "mock-dev-warehouse"
+  }
+
+  # ecr:GetAuthorizationToken has no resource-level permissions: the one "*".
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement :
+        !contains(statement.resources, "*") || statement.actions == toset(["ecr:GetAuthorizationToken"])
+      ]
+    ]))
+    error_message = "Every statement must name its resources; only ecr:GetAuthorizationToken may use *."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "No action may be a wildcard."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if contains(s.resources, "arn:aws:glue:eu-west-1:111111111111:connection/mock-dev-warehouse")], "ReadTheGlueConnection")
+    error_message = "The task role must read the credentials from exactly where glue_connection keeps them."
+  }
+
+  assert {
+    condition     = length([for d in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : d if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "secretsmanager:") || startswith(a, "ssm:") || startswith(a, "glue:")])])]) == 1
+    error_message = "Only one of the two roles may read the credentials."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if s.actions == toset(["s3:PutObject"]) && s.resources == toset(["arn:aws:s3:::mock-docs/mock/dev/*"])], "UploadDocsAndArtifacts")
+    error_message = "The task may put objects under its docs prefix only."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.execution.statement : s.sid if s.resources == toset(["${var.log_group_arn}:log-stream:*"])], "WriteContainerLogs")
+    error_message = "The execution role may write to the dbt log group's streams only."
+  }
+}
+
+run "roles_scoped_with_ecs_secrets" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name         = "mock-dev-dbt-task"
+    execution_role_name    = "mock-dev-dbt-execution"
+    docs_prefix            = "mock/dev"
+    credentials_source     = "ecs_secrets"
+    credentials_secret_arn = var.secret_arn
+  }
+
+  # ecr:GetAuthorizationToken has no resource-level permissions: the one "*".
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement :
+        !contains(statement.resources, "*") || statement.actions == toset(["ecr:GetAuthorizationToken"])
+      ]
+    ]))
+    error_message = "Every statement must name its resources; only ecr:GetAuthorizationToken may use *."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [
+        for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "No action may be a wildcard."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.execution.statement : s.sid if contains(s.resources, var.secret_arn)], "InjectTheCredentialsSecret")
+    error_message = "The execution role must read the credentials from exactly where ecs_secrets keeps them."
+  }
+
+  assert {
+    condition     = length([for d in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : d if anytrue([for s in d.statement : anytrue([for a in s.actions : startswith(a, "secretsmanager:") || startswith(a, "ssm:") || startswith(a, "glue:")])])]) == 1
+    error_message = "Only one of the two roles may read the credentials."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.task.statement : s.sid if s.actions == toset(["s3:PutObject"]) && s.resources == toset(["arn:aws:s3:::mock-docs/mock/dev/*"])], "UploadDocsAndArtifacts")
+    error_message = "The task may put objects under its docs prefix only."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.execution.statement : s.sid if s.resources == toset(["${var.log_group_arn}:log-stream:*"])], "WriteContainerLogs")
+    error_message = "The execution role may write to the dbt log group's streams only."
+  }
+}
+
+run "roles_need_the_credentials_location" {
+  command = plan
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name      = "mock-dev-dbt-task"
+    execution_role_name = "mock-dev-dbt-execution"
+    docs_prefix         = "mock/dev"
+    credentials_source  = "glue_connection"
+  }
+
+  expect_failures = [check.credentials_location_given]
+}
+
+run "airflow_runs_every_revision_in_its_cluster_only" {
+  command = apply
+
+  module {
+    source = "./modules/airflow_runner"
+  }
+
+  variables {
+    policy_name                = "mock-dev-run-dbt"
+    airflow_role_name          = "airflow"
+    task_definition_family_arn = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-dev-dbt:*"
+    cluster_arn                = "arn:aws:ecs:eu-west-1:111111111111:cluster/mock-dev"
+    cluster_name               = "mock-dev"
+    pass_role_arns             = ["arn:aws:iam::111111111111:role/task", "arn:aws:iam::111111111111:role/execution"]
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "RunTheDbtTask"][0] == toset(["arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-dev-dbt:*"])
+    error_message = "RunTask must name the family's revisions, not one revision and not *."
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : one(s.condition) if s.sid == "RunTheDbtTask"][0].variable == "ecs:cluster" && [for s in data.aws_iam_policy_document.this.statement : one(s.condition) if s.sid == "RunTheDbtTask"][0].values == tolist(["arn:aws:ecs:eu-west-1:111111111111:cluster/mock-dev"])
+    error_message = "RunTask must be limited to the dbt cluster."
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "HandTheTwoRolesToEcs"][0] == toset(["arn:aws:iam::111111111111:role/task", "arn:aws:iam::111111111111:role/execution"])
+    error_message = "PassRole must name exactly the two roles."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.this.statement : !contains(s.resources, "*")])
+    error_message = "No statement may use the resource *."
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy_attachment.airflow) == 1 && aws_iam_role_policy_attachment.airflow[0].role == "airflow"
+    error_message = "With airflow_role_name the policy is attached to that role."
+  }
+}
+
+run "airflow_policy_only_without_a_role_name" {
+  command = plan
+
+  module {
+    source = "./modules/airflow_runner"
+  }
+
+  variables {
+    policy_name                = "mock-dev-run-dbt"
+    task_definition_family_arn = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-dev-dbt:*"
+    cluster_arn                = "arn:aws:ecs:eu-west-1:111111111111:cluster/mock-dev"
+    cluster_name               = "mock-dev"
+    pass_role_arns             = ["arn:aws:iam::111111111111:role/task", "arn:aws:iam::111111111111:role/execution"]
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy_attachment.airflow) == 0
+    error_message = "Without airflow_role_name only the policy is created."
+  }
+}
+
+run "airflow_rejects_a_single_revision" {
+  command = plan
+
+  module {
+    source = "./modules/airflow_runner"
+  }
+
+  variables {
+    policy_name                = "mock-dev-run-dbt"
+    task_definition_family_arn = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-dev-dbt:3"
+    cluster_arn                = "arn:aws:ecs:eu-west-1:111111111111:cluster/mock-dev"
+    cluster_name               = "mock-dev"
+    pass_role_arns             = ["arn:aws:iam::111111111111:role/task", "arn:aws:iam::111111111111:role/execution"]
+  }
+
+  expect_failures = [var.task_definition_family_arn]
+}
+
+run "docs_bucket_private_encrypted_versioned_tls_only" {
+  command = apply
+
+  module {
+    source = "./modules/s3_bucket"
+  }
+
+  variables {
+    name              = "mock-dev-docs-111111111111"
+    expiring_prefixes = { "mock/dev/runs/" = 90 }
+  }
+
+  assert {
+    condition     = aws_s3_bucket_versioning.this.versioning_configuration[0].status == "Enabled"
+    error_message = "Versioning must be on."
+  }
+
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.this.block_public_acls,
+      aws_s3_bucket_public_access_block.this.block_public_policy,
+      aws_s3_bucket_public_access_block.this.ignore_public_acls,
+      aws_s3_bucket_public_access_block.this.restrict_public_buckets,
+    ])
+    error_message = "All public access must be blocked."
+  }
+
+  assert {
+    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
+    error_message = "Default encryption must be SSE-KMS."
+  }
+
+  assert {
+    condition     = contains([for r in aws_s3_bucket_lifecycle_configuration.this.rule : one(r.filter).prefix if one(r.expiration[*].days) == 90], "mock/dev/runs/")
+    error_message = "Objects under runs/ must expire."
+  }
+
+  assert {
+    condition     = one(data.aws_iam_policy_document.tls_only.statement).effect == "Deny" && one(one(data.aws_iam_policy_document.tls_only.statement).condition).variable == "aws:SecureTransport"
+    error_message = "The bucket policy must deny requests without TLS."
+  }
+}
+
+run "ecr_immutable_scanned" {
+  command = apply
+
+  module {
+    source = "./modules/ecr"
+  }
+
+  variables {
+    name = "mock-dev"
+  }
+
+  assert {
+    condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push
+    error_message = "Tags must be immutable and every push scanned."
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules) == 2
+    error_message = "The lifecycle policy must expire untagged and old images."
+  }
+}
+
+run "cluster_has_container_insights" {
+  command = apply
+
+  module {
+    source = "./modules/ecs_cluster"
+  }
+
+  variables {
+    name             = "mock-dev"
+    use_fargate_spot = true
+  }
+
+  assert {
+    condition     = contains([for s in aws_ecs_cluster.this.setting : s.value if s.name == "containerInsights"], "enabled")
+    error_message = "Container Insights must be on."
+  }
+
+  assert {
+    condition     = one(aws_ecs_cluster_capacity_providers.this.default_capacity_provider_strategy).capacity_provider == "FARGATE_SPOT"
+    error_message = "use_fargate_spot must make FARGATE_SPOT the default."
+  }
+}
+
+run "security_group_egress_only" {
+  command = apply
+
+  module {
+    source = "./modules/task_security_group"
+  }
+
+  variables {
+    name           = "mock-dev-dbt"
+    subnet_id      = "subnet-0a1b2c3d4e5f60718"
+    warehouse_port = 5439
+  }
+
+  assert {
+    condition     = length(aws_security_group.this.ingress) == 0
+    error_message = "The task accepts no inbound traffic."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.warehouse["10.20.0.0/16"].from_port == 5439
+    error_message = "Egress to the warehouse port, in the VPC's CIDR block by default."
+  }
+}
