@@ -4,9 +4,10 @@ Run by tests/test_airflow.py as a subprocess with AIRFLOW_HOME in a temporary di
 one JSON document on its last line of stdout.
 
 usage:
-  run_dag.py integrity DAGS_DIR
-      DagBag over DAGS_DIR with every socket connect refused and no AWS credentials: import
-      errors, import seconds and the DAG's settings.
+  run_dag.py integrity DAGS_DIR...
+      DagBag over each DAGS_DIR with every socket connect refused and no AWS credentials:
+      import errors, import seconds and the DAG's settings; then the first one again without
+      the environment option, which must be an import error.
   run_dag.py run DAGS_DIR EXIT_CODE DBT_ARGS
       The DAG's run against an in-process moto server, with the ECS container played by
       fake_container (exiting EXIT_CODE), through dag.test(). Failure notifiers are built
@@ -17,14 +18,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 HERE = Path(__file__).resolve().parent
+AIRFLOW_2 = __import__("airflow").__version__.startswith("2.")
 LOG_LINES = ["dbt-container: Running with dbt=1.11", "dbt-container: Completed successfully PASS=7"]
 
 
@@ -43,7 +47,6 @@ def load_dagbag(dags_dir: str):
 
 def describe(dag) -> dict:
     task = dag.tasks[0]
-    timetable = dag.timetable
     return {
         "tasks": [t.task_id for t in dag.tasks],
         "operator": type(task).__name__,
@@ -53,7 +56,8 @@ def describe(dag) -> dict:
         "max_active_runs": dag.max_active_runs,
         "catchup": dag.catchup,
         "tags": sorted(dag.tags),
-        "schedule": getattr(timetable, "_expression", None) or getattr(timetable, "summary", None),
+        # The argument as given: `schedule` on Airflow 3, `schedule_interval` on 2.
+        "schedule": getattr(dag, "schedule_interval", None) if AIRFLOW_2 else dag.schedule,
         "start_date": dag.start_date.isoformat() if dag.start_date else None,
         "doc_md": bool(dag.doc_md),
         "params": sorted(dag.params.keys()),
@@ -83,19 +87,32 @@ def notifier_target(notifier) -> dict:
     }
 
 
-def integrity(dags_dir: str) -> dict:
+def integrity(dags_dirs: list[str]) -> dict:
     assert not any(k.startswith("AWS_") for k in os.environ), "the integrity check runs without AWS settings"
 
     def refuse(*args, **kwargs):
         raise OSError(f"network access while parsing the DAG: {args!r}")
 
+    results = {}
     with mock.patch.object(socket.socket, "connect", refuse), mock.patch.object(socket, "getaddrinfo", refuse):
-        bag, seconds = load_dagbag(dags_dir)
-    return {
-        "import_seconds": seconds,
-        "import_errors": {path: str(error) for path, error in bag.import_errors.items()},
-        "dags": {dag_id: describe(dag) for dag_id, dag in bag.dags.items()},
-    }
+        for dags_dir in dags_dirs:
+            # The first fill imports Airflow's and the provider's modules too (a fresh parser
+            # process); the second is what every later re-parse of the file costs.
+            bag, cold = load_dagbag(dags_dir)
+            _, warm = load_dagbag(dags_dir)
+            results[dags_dir] = {
+                "import_seconds_cold": cold,
+                "import_seconds_warm": warm,
+                "import_errors": {path: str(error) for path, error in bag.import_errors.items()},
+                "dags": {dag_id: describe(dag) for dag_id, dag in bag.dags.items()},
+            }
+        # Without the environment option the DAG must refuse to load, loudly.
+        (variable,) = [k for k in os.environ if k.startswith("AIRFLOW__") and k.endswith("__ENVIRONMENT")]
+        value = os.environ.pop(variable)
+        bag, _ = load_dagbag(dags_dirs[0])
+        os.environ[variable] = value
+        results["without_environment"] = {path: str(error) for path, error in bag.import_errors.items()}
+    return results
 
 
 def free_port() -> int:
@@ -113,6 +130,8 @@ def create_aws_resources(environments: dict, environment: str) -> None:
     region = environments["aws_region"]
     ec2 = boto3.client("ec2", region_name=region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # As for interface endpoints (ECR, logs, secrets) in private subnets; moto's awsvpc tasks need it too.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="dbt", Description="dbt task", VpcId=vpc)["GroupId"]
     ecs = boto3.client("ecs", region_name=region)
@@ -128,6 +147,9 @@ def create_aws_resources(environments: dict, environment: str) -> None:
                 "name": names["container"],
                 "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbt:latest",
                 "essential": True,
+                # moto sums container-level sizes; Fargate needs only the task-level ones.
+                "cpu": 512,
+                "memory": 1024,
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {
@@ -143,6 +165,28 @@ def create_aws_resources(environments: dict, environment: str) -> None:
     return {"subnet": subnet, "security_group": group}
 
 
+def environments_file_prefix(dags_dir: str) -> str:
+    return next(Path(dags_dir).glob("*_environments.json")).name.removesuffix("_environments.json")
+
+
+def deploy_copy(dags_dir: str, environments: dict, environment: str, created: dict) -> str:
+    """The DAG folder as deployed (the link resolved into a file), the environment's answers
+    being the subnet and security group that exist in moto."""
+    target = Path(os.environ["AIRFLOW_HOME"]) / "dags"
+    shutil.copytree(dags_dir, target, symlinks=False, dirs_exist_ok=True)
+    settings = environments["environments"][environment]
+    settings["subnet_ids"] = [created["subnet"]]
+    if settings["security_group_ids"]:
+        settings["security_group_ids"] = [created["security_group"]]
+    else:
+        # create_security_group=yes: the DAG takes Terraform's group from an Airflow Variable at run time.
+        prefix = environments_file_prefix(dags_dir)
+        os.environ[f"AIRFLOW_VAR_{prefix.upper()}_SECURITY_GROUP_IDS"] = created["security_group"]
+    environments_file = next(target.glob("*_environments.json"))
+    environments_file.write_text(json.dumps(environments))
+    return str(target)
+
+
 def run(dags_dir: str, exit_code: int, dbt_args: str) -> dict:
     from moto.server import ThreadedMotoServer
 
@@ -154,11 +198,12 @@ def run(dags_dir: str, exit_code: int, dbt_args: str) -> dict:
     names = environments["environments"][environment]["names"]
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=bool(os.environ.get("HARNESS_MOTO_VERBOSE")))
     server.start()
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     try:
         created = create_aws_resources(environments, environment)
+        dags_dir = deploy_copy(dags_dir, environments, environment, created)
         fake_container.install(
             exit_code=exit_code, log_group=names["log_group"], stream_prefix="ecs", log_lines=LOG_LINES
         )
@@ -200,6 +245,7 @@ def notifier_mocks(sent: list):
 
         def slack_send(self, **kwargs):
             sent.append({"via": "slack", "conn_id": self.slack_webhook_conn_id, **kwargs})
+            return SimpleNamespace(status_code=200, api_url="mock://slack")
 
         stack.enter_context(mock.patch.object(SlackWebhookHook, "send", slack_send))
     except ImportError:
@@ -216,7 +262,7 @@ def notifier_mocks(sent: list):
 def main(argv: list[str]) -> int:
     command, dags_dir, *rest = argv
     if command == "integrity":
-        result = integrity(dags_dir)
+        result = integrity([dags_dir, *rest])
     elif command == "run":
         result = run(dags_dir, int(rest[0]), rest[1] if len(rest) > 1 else "")
     else:

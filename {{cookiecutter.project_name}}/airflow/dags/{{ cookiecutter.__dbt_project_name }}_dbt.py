@@ -66,9 +66,8 @@ NAMES = SETTINGS["names"]
 # Terraform creates the task's security group, so its ID is known only after the first apply:
 # set the Airflow Variable {{ cookiecutter.__dbt_project_name }}_security_group_ids to Terraform's output
 # (comma-separated). It is read when the task runs, never when the file is parsed.
-SECURITY_GROUPS = SETTINGS["security_group_ids"] or (
-    "{% raw %}{{ var.value.{% endraw %}{{ cookiecutter.__dbt_project_name }}{% raw %}_security_group_ids.split(',') }}{% endraw %}"
-)
+SECURITY_GROUPS_VARIABLE = "{{ cookiecutter.__dbt_project_name }}_security_group_ids"
+SECURITY_GROUPS = SETTINGS["security_group_ids"] or "{% raw %}{{ var.value.{% endraw %}" + SECURITY_GROUPS_VARIABLE + "{% raw %}.split(',') }}{% endraw %}"
 {%- else %}
 SECURITY_GROUPS = SETTINGS["security_group_ids"]
 {%- endif %}
