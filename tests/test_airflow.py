@@ -46,6 +46,8 @@ RUNS = {
 SECTION = "ANALYTICS_DBT"
 CONTAINER_LOG = "dbt-container: Completed successfully PASS=7"
 HARNESS_TIMEOUT = 240
+# moto's default account, so the assumed role lands where the harness created the resources.
+RUNNER_ROLE = "arn:aws:iam::123456789012:role/airflow-runs-dbt"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,10 @@ def in_venv(command: list[str], home: Path, log: Path, environment: str | None =
         env[f"AIRFLOW__{SECTION}__ENVIRONMENT"] = environment
     if aws:
         env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="eu-west-1")
+        # The connection as README.md configures it for a cross-account run: the provider assumes the role.
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {"conn_type": "aws", "extra": {"role_arn": RUNNER_ROLE, "region_name": "eu-west-1"}}
+        )
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=HARNESS_TIMEOUT, check=False)
     output = result.stdout + result.stderr
     log.write_text(output)
@@ -224,6 +230,8 @@ def test_success_runs_dbt_args_and_brings_container_log(airflow, venv, capsys):
         CONTAINER_LOG in line and "task_log_fetcher" in line for line in report["outputs"]["success"].splitlines()
     )
     assert run["notifications_sent"] == []
+    # Credentials came from assuming the connection's role_arn, not from the DAG.
+    assert run["assumed_roles"] and set(run["assumed_roles"]) == {RUNNER_ROLE}
     with capsys.disabled():
         print(f"\n{venv} seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["seconds"].items()))
 

@@ -229,10 +229,20 @@ def run(dags_dir: str, exit_code: int, dbt_args: str) -> dict:
             "try_numbers": {ti.task_id: ti.try_number for ti in tis},
             "ecs_tasks": fake_container.STOPPED,
             "notifications_sent": sent,
+            "assumed_roles": assumed_roles(),
             "dag_test_seconds": seconds,
         }
     finally:
         server.stop()
+
+
+def assumed_roles() -> list[str]:
+    """The role ARNs moto's STS handed out credentials for (the connection's role_arn extra)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.sts.models import sts_backends
+
+    backend = sts_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    return sorted({role.role_arn for role in backend.assumed_roles})
 
 
 def notifier_mocks(sent: list):
