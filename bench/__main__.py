@@ -42,7 +42,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile(pipeline_sizes=(50, 300, 1000), runs=3, big_runs=1, slim_size=300, bake_runs=3, dag_runs=5),
-    "quick": Profile(pipeline_sizes=(40,), runs=1, big_runs=1, slim_size=40, bake_runs=2, dag_runs=2),
+    "quick": Profile(pipeline_sizes=(30,), runs=1, big_runs=1, slim_size=30, bake_runs=2, dag_runs=2),
     "tiny": Profile(pipeline_sizes=(12,), runs=1, big_runs=1, slim_size=12, bake_runs=1, dag_runs=1),
 }
 CASES = ("pipeline", "slim_vs_full", "dag_import", "bake", "suite")
@@ -183,6 +183,7 @@ class Bench:
         self.series: list[Series] = []
         self.results: dict[str, str] = {}
         self.unavailable: dict[str, str] = {}
+        self.notes: list[str] = []
         self.workspaces: dict[int, Workspace] = {}
 
     def workspace(self, n_models: int) -> Workspace:
@@ -336,8 +337,10 @@ class Bench:
             self.results["suite_s"] = f"{sum(float(s.get('time', 0)) for s in suites):.0f}"
             self.results["suite_source"] = str(self.junit)
         else:
-            raise CaseUnavailable(
-                "no recorded suite run: pass SUITE_SECONDS=<s> or record one with "
+            # Not a failure of the benchmark: the suite simply has not been timed yet. Said, not guessed.
+            self.results["suite_s"] = "unrecorded"
+            self.notes.append(
+                "# suite_s: no recorded suite run: pass SUITE_SECONDS=<s> or record one with "
                 "`make test PYTEST_ARGS=--junitxml=build/junit.xml`"
             )
 
@@ -365,6 +368,7 @@ class Bench:
                 f"{s.median:9.2f} {min(s.times):8.2f} {max(s.times):8.2f} {rss}"
             )
         lines.append("")
+        lines.extend(self.notes)
         for name, why in self.unavailable.items():
             lines.append(f"# {name} did not run: {why.splitlines()[0]}")
         for name, value in self.results.items():
