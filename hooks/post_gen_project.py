@@ -56,18 +56,8 @@ def next_steps(answers: dict[str, Any]) -> str:
     )
 
 
-def link_dag_environments(answers: dict[str, Any], project_dir: Path) -> None:
-    """The DAG reads environments.json from beside itself: a relative link keeps one source,
-    and uploading the DAG folder (which follows links) deploys the file's content."""
-    link = project_dir / "airflow" / "dags" / f"{answers['__dbt_project_name']}_environments.json"
-    if link.parent.is_dir() and not link.is_symlink():
-        link.unlink(missing_ok=True)
-        link.symlink_to(Path("..", "..", "environments.json"))
-
-
 def main(answers: dict[str, Any], project_dir: Path) -> int:
     remove_paths(project_dir, paths_to_remove(answers))
-    link_dag_environments(answers, project_dir)
     print(next_steps(answers))
     return 0
 

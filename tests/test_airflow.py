@@ -291,6 +291,9 @@ def test_make_dag_check_parses_every_environment(projects, venv, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dag-check: dev: analytics_dbt_dbt" in result.stdout
     assert "dag-check: live: analytics_dbt_dbt" in result.stdout
+    # The copy deploy-dag ships beside the DAG (dag-check parses the DAG as deployed).
+    shipped = projects["slack"] / "airflow" / "dags" / "analytics_dbt_environments.json"
+    assert shipped.read_text() == (projects["slack"] / "environments.json").read_text()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

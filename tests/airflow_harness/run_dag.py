@@ -165,25 +165,24 @@ def create_aws_resources(environments: dict, environment: str) -> None:
     return {"subnet": subnet, "security_group": group}
 
 
-def environments_file_prefix(dags_dir: str) -> str:
-    return next(Path(dags_dir).glob("*_environments.json")).name.removesuffix("_environments.json")
+def dag_prefix(dags_dir: str) -> str:
+    """The dbt project name the DAG's file names start with."""
+    return next(Path(dags_dir).glob("*_dbt.py")).name.removesuffix("_dbt.py")
 
 
 def deploy_copy(dags_dir: str, environments: dict, environment: str, created: dict) -> str:
-    """The DAG folder as deployed (the link resolved into a file), the environment's answers
-    being the subnet and security group that exist in moto."""
+    """The DAG folder as `make deploy-dag` ships it, environments.json copied beside the DAG; the
+    environment's answers being the subnet and security group that exist in moto."""
     target = Path(os.environ["AIRFLOW_HOME"]) / "dags"
-    shutil.copytree(dags_dir, target, symlinks=False, dirs_exist_ok=True)
+    shutil.copytree(dags_dir, target, dirs_exist_ok=True)
     settings = environments["environments"][environment]
     settings["subnet_ids"] = [created["subnet"]]
     if settings["security_group_ids"]:
         settings["security_group_ids"] = [created["security_group"]]
     else:
         # create_security_group=yes: the DAG takes Terraform's group from an Airflow Variable at run time.
-        prefix = environments_file_prefix(dags_dir)
-        os.environ[f"AIRFLOW_VAR_{prefix.upper()}_SECURITY_GROUP_IDS"] = created["security_group"]
-    environments_file = next(target.glob("*_environments.json"))
-    environments_file.write_text(json.dumps(environments))
+        os.environ[f"AIRFLOW_VAR_{dag_prefix(dags_dir).upper()}_SECURITY_GROUP_IDS"] = created["security_group"]
+    (target / f"{dag_prefix(dags_dir)}_environments.json").write_text(json.dumps(environments))
     return str(target)
 
 
@@ -193,7 +192,7 @@ def run(dags_dir: str, exit_code: int, dbt_args: str) -> dict:
     sys.path.insert(0, str(HERE))
     import fake_container
 
-    environments = json.loads(next(Path(dags_dir).glob("*_environments.json")).read_text())
+    environments = json.loads((Path(dags_dir).parents[1] / "environments.json").read_text())
     environment = next(v for k, v in os.environ.items() if k.startswith("AIRFLOW__") and k.endswith("__ENVIRONMENT"))
     names = environments["environments"][environment]["names"]
 

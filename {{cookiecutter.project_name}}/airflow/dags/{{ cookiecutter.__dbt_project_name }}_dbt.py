@@ -6,9 +6,10 @@ and nothing else (no AWS call, no metadata database, no network):
 - the Airflow configuration option ``[{{ cookiecutter.__dbt_project_name }}] environment`` (on MWAA the custom
   configuration option ``{{ cookiecutter.__dbt_project_name }}.environment``; anywhere else the environment
   variable ``AIRFLOW__{{ cookiecutter.__dbt_project_name | upper }}__ENVIRONMENT``): which environment this is;
-- ``{{ cookiecutter.__dbt_project_name }}_environments.json`` beside this file, a link to the repository's
-  ``environments.json`` (deployed as a copy): that environment's cluster, task definition family,
-  container, log group, subnets and security groups.
+- ``{{ cookiecutter.__dbt_project_name }}_environments.json`` beside this file, the copy of the repository's
+  ``environments.json`` that ``make deploy-dag`` uploads with it (in the repository itself, the
+  original two folders up): that environment's cluster, task definition family, container,
+  log group, subnets and security groups.
 
 AWS credentials come from the Airflow connection ``aws_default``; to act in another account it
 carries a ``role_arn`` extra, so there is no STS code here (see README.md, "Airflow").
@@ -37,7 +38,11 @@ from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
 PROJECT = "{{ cookiecutter.project_name }}"
 CONFIG_SECTION = "{{ cookiecutter.__dbt_project_name }}"
-ENVIRONMENTS_FILE = Path(__file__).with_name("{{ cookiecutter.__dbt_project_name }}_environments.json")
+# Deployed: the copy beside this file. In the repository (dag-check, tests): environments.json itself.
+ENVIRONMENTS_FILES = (
+    Path(__file__).with_name("{{ cookiecutter.__dbt_project_name }}_environments.json"),
+    Path(__file__).resolve().parents[2] / "environments.json",
+)
 # awslogs-stream-prefix of the task definition's log configuration (terraform/modules/dbt_task):
 # ECS names each stream <prefix>/<container>/<task id>.
 TASK_LOG_STREAM_PREFIX = "ecs"
@@ -45,7 +50,10 @@ TASK_LOG_STREAM_PREFIX = "ecs"
 
 def environment_settings() -> tuple[str, str, dict]:
     """This Airflow's environment name, the AWS region and that environment's entry of environments.json."""
-    document = json.loads(ENVIRONMENTS_FILE.read_text(encoding="utf-8"))
+    found = [path for path in ENVIRONMENTS_FILES if path.is_file()]
+    if not found:
+        raise FileNotFoundError(f"{ENVIRONMENTS_FILES[0].name} is missing beside the DAG; deploy with make deploy-dag")
+    document = json.loads(found[0].read_text(encoding="utf-8"))
     known = " ".join(document["environments"])
     name = conf.get(CONFIG_SECTION, "environment", fallback=None)
     if not name:
@@ -56,7 +64,7 @@ def environment_settings() -> tuple[str, str, dict]:
             f"elsewhere: AIRFLOW__{CONFIG_SECTION.upper()}__ENVIRONMENT)"
         )
     if name not in document["environments"]:
-        raise ValueError(f"[{CONFIG_SECTION}] environment is {name!r}; {ENVIRONMENTS_FILE.name} knows: {known}")
+        raise ValueError(f"[{CONFIG_SECTION}] environment is {name!r}; {found[0].name} knows: {known}")
     return name, document["aws_region"], document["environments"][name]
 
 
