@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -394,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
+    # `kill <pid>` stops the run as Ctrl-C does: through the handler that stops the timed process tree.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     profile = PROFILES[args.profile]
     if args.sizes:
         profile = replace(profile, pipeline_sizes=tuple(int(n) for n in args.sizes.split(",")))

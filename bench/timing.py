@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import time
@@ -55,8 +56,15 @@ def run_timed(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> S
         out.write(f"\n$ {' '.join(cmd)}\n".encode())
         out.flush()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, rusage = os.wait4(proc.pid, 0)
+        # A session of its own, so an interrupted benchmark stops the whole tree (the seed
+        # script's dbt processes included) instead of leaving it running.
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
