@@ -19,8 +19,10 @@ so attaching arn:aws:iam::aws:policy/... works as it does in a real account.
 
 With ``tls=True`` the server speaks HTTPS with a throwaway certificate for
 127.0.0.1; ``aws_env()`` then names it in SSL_CERT_FILE (Go: Terraform and its
-providers) and AWS_CA_BUNDLE (Python SDKs). moto enforces S3 bucket policies,
-so a bucket that denies requests without TLS is only usable this way.
+providers) and AWS_CA_BUNDLE (Python SDKs), for code that insists on HTTPS.
+Note: moto 5.2 enforces S3 bucket policies on object requests but ignores the
+aws:SecureTransport condition, so a TLS-only Deny blocks every object request
+even over HTTPS; tests that need such a bucket's objects delete its policy.
 """
 
 from __future__ import annotations
