@@ -73,7 +73,6 @@ NAME_LIMITS = {
     "execution_role": 64,
     "docs_bucket": 63,
     "state_bucket": 63,
-    "lock_table": 255,
     "log_group": 512,
     "alerts_topic": 256,
     "ci_plan_role": 64,
@@ -110,7 +109,6 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         "execution_role": f"{base}-dbt-execution",
         "docs_bucket": f"{base}-docs-{account_id}",
         "state_bucket": f"{base}-tfstate-{account_id}",
-        "lock_table": f"{base}-tflock",
         "log_group": f"/ecs/{base}-dbt",
         # SNS topic the DAG notifies on failure (notifications=sns).
         "alerts_topic": f"{base}-dbt-alerts",

@@ -57,6 +57,9 @@ BAKES: dict[str, dict[str, str]] = {
         "fargate_memory": "2048",
         "use_fargate_spot": "yes",
         "notifications": "sns",
+        # An account has one GitHub OIDC provider, and "default" creates it in the same
+        # moto account: this bake takes the other CI provider, which brings its own trust.
+        "ci_provider": "gitlab",
     },
     "glue": {"project_name": "glue-dbt", "credentials_source": "glue_connection"},
     "ssm": {"project_name": "ssm-dbt", "credentials_source": "ssm_parameter_store"},

@@ -165,3 +165,20 @@ module "airflow_runner" {
   alerts_topic_arn           = var.create_alerts_topic ? aws_sns_topic.alerts[0].arn : ""
   kms_key_arn                = module.kms_key.arn
 }
+
+# GitHub Actions of this repository get into the account by OIDC, never by stored
+# keys: a read-only role for pull requests and a deploy role for the GitHub
+# environment of the same name. Other CI providers bring their own trust.
+module "github_oidc" {
+  source = "./modules/github_oidc"
+  # Keyed by repository: without GitHub Actions there is no instance, and nothing to check.
+  for_each = local.config.github_repository == null ? toset([]) : toset([local.config.github_repository])
+
+  repository         = each.key
+  environment        = var.environment
+  plan_role_name     = local.names.ci_plan_role
+  deploy_role_name   = local.names.ci_deploy_role
+  deploy_policy_arns = lookup(var.ci_deploy_policy_arns, var.environment, [])
+  state_bucket_arn   = "arn:aws:s3:::${local.names.state_bucket}"
+  create_provider    = var.create_github_oidc_provider
+}

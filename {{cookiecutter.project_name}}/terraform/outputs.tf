@@ -104,3 +104,13 @@ output "alerts_topic_arn" {
   description = "SNS topic the DAG notifies on failure, or null."
   value       = one(aws_sns_topic.alerts[*].arn)
 }
+
+output "ci_plan_role_arn" {
+  description = "Role that pull-request jobs assume (read-only); null without GitHub Actions."
+  value       = one(values(module.github_oidc)[*].plan_role_arn)
+}
+
+output "ci_deploy_role_arn" {
+  description = "Role that deployment jobs of this environment's GitHub environment assume; null without GitHub Actions."
+  value       = one(values(module.github_oidc)[*].deploy_role_arn)
+}

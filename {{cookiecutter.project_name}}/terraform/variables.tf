@@ -125,3 +125,20 @@ variable "aws_endpoint_url" {
     error_message = "Give an http(s) URL, or leave it empty to use AWS."
   }
 }
+
+variable "ci_deploy_policy_arns" {
+  description = "Managed policies of each environment's GitHub deploy role, by environment: what applying this Terraform needs. Set in ci.auto.tfvars."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in flatten(values(var.ci_deploy_policy_arns)) : can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/", arn))])
+    error_message = "Give IAM policy ARNs (arn:aws:iam::<account or aws>:policy/<name>)."
+  }
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider; false when another stack already has (an account has one per issuer)."
+  type        = bool
+  default     = true
+}

@@ -568,3 +568,45 @@ run "security_group_egress_only" {
     error_message = "Egress to the warehouse port, in the VPC's CIDR block by default."
   }
 }
+
+run "github_roles_trust_only_this_repository" {
+  command = apply
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    repository         = "example-org/analytics-dbt"
+    environment        = "live"
+    plan_role_name     = "mock-live-ci-plan"
+    deploy_role_name   = "mock-live-ci-deploy"
+    deploy_policy_arns = []
+    state_bucket_arn   = "arn:aws:s3:::mock-live-tfstate-222222222222"
+  }
+
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.trust["deploy"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub"][0] == tolist(["repo:example-org/analytics-dbt:environment:live"])
+    error_message = "Only jobs in this repository's GitHub environment may assume the deploy role."
+  }
+
+  assert {
+    condition     = alltrue([for v in [for c in data.aws_iam_policy_document.trust["plan"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub"][0] : startswith(v, "repo:example-org/analytics-dbt:")])
+    error_message = "Only this repository may assume the plan role."
+  }
+
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.trust["deploy"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:aud"][0] == tolist(["sts.amazonaws.com"])
+    error_message = "The token's audience must be STS."
+  }
+
+  assert {
+    condition     = length(aws_iam_openid_connect_provider.github) == 1 && length(aws_iam_role_policy_attachment.deploy) == 0
+    error_message = "The provider is created, and the deploy role gets no permissions unless they are chosen."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.state_lock.statement[0].resources == toset(["arn:aws:s3:::mock-live-tfstate-222222222222/*.tflock"])
+    error_message = "The plan role may write only the state's lock files."
+  }
+}

@@ -76,14 +76,15 @@ resource "aws_iam_role_policy_attachment" "deploy" {
   policy_arn = each.value
 }
 
+# Read-only everywhere else, but a plan takes the state lock like an apply does:
+# with S3 lock files that is writing and removing <key>.tflock beside the state.
 data "aws_iam_policy_document" "state_lock" {
   statement {
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
-    resources = [var.lock_table_arn]
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.state_bucket_arn}/*.tflock"]
   }
 }
 
-# Read-only everywhere else, but a plan takes the state lock like an apply does.
 resource "aws_iam_role_policy" "plan_state_lock" {
   name   = "terraform-state-lock"
   role   = aws_iam_role.plan.id

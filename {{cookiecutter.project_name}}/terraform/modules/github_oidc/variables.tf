@@ -24,12 +24,12 @@ variable "deploy_role_name" {
 }
 
 variable "deploy_policy_arns" {
-  description = "Managed policies of the deploy role: enough to apply this repository's Terraform, no default on purpose."
+  description = "Managed policies of the deploy role: enough to apply this repository's Terraform. No default on purpose; an empty list leaves the role able to do nothing until you choose."
   type        = list(string)
 
   validation {
-    condition     = length(var.deploy_policy_arns) > 0 && alltrue([for arn in var.deploy_policy_arns : startswith(arn, "arn:")])
-    error_message = "Give at least one policy ARN."
+    condition     = alltrue([for arn in var.deploy_policy_arns : startswith(arn, "arn:")])
+    error_message = "Give policy ARNs."
   }
 }
 
@@ -39,9 +39,14 @@ variable "plan_policy_arns" {
   default     = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 }
 
-variable "lock_table_arn" {
-  description = "DynamoDB table of the Terraform state lock, which plans must be able to take and release."
+variable "state_bucket_arn" {
+  description = "ARN of the S3 bucket of the Terraform state, whose lock files a plan must be able to write and remove."
   type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.state_bucket_arn))
+    error_message = "state_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
 }
 
 variable "create_provider" {
