@@ -41,9 +41,23 @@ def remove_paths(project_dir: Path, paths: list[str]) -> None:
             path.unlink()
 
 
-def next_steps(answers: dict[str, Any]) -> str:
+def missing_warehouses(project_dir: Path) -> list[str]:
+    """Environments whose warehouse (cluster identifier or workgroup) is still to be filled in."""
+    document = json.loads((project_dir / "environments.json").read_text(encoding="utf-8"))
+    return [env for env, settings in document["environments"].items() if not settings["warehouse"]["id"]]
+
+
+def next_steps(answers: dict[str, Any], missing: list[str]) -> str:
     name = answers["project_name"]
     environments = answers["environments"].split()
+    todo = (
+        [
+            f"TODO: environments.json has no warehouse for {', '.join(missing)}: set each one's "
+            "warehouse.id (Redshift cluster identifier or Serverless workgroup) before the first plan."
+        ]
+        if missing
+        else []
+    )
     return "\n".join(
         [
             f"Created {name}. Next steps:",
@@ -52,13 +66,14 @@ def next_steps(answers: dict[str, Any]) -> str:
             "  make run        # the whole pipeline on a local DuckDB, artifacts in artifacts/",
             "  git init && git add -A && git commit -m 'Initial commit'",
             f"Deployment environments: {', '.join(environments)} (see environments.json and README.md).",
+            *todo,
         ]
     )
 
 
 def main(answers: dict[str, Any], project_dir: Path) -> int:
     remove_paths(project_dir, paths_to_remove(answers))
-    print(next_steps(answers))
+    print(next_steps(answers, missing_warehouses(project_dir)))
     return 0
 
 

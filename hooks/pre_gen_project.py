@@ -34,17 +34,29 @@ REGION_RE = re.compile(
     r"(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$"
 )
 YES_NO = ("yes", "no")
+# Redshift: a cluster identifier, a Serverless workgroup name, a database or user name.
+CLUSTER_ID_RE = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$")
+WORKGROUP_RE = re.compile(r"^[a-z0-9-]{3,64}$")
+DATABASE_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+REDSHIFT_PORT = 5439
+# The database user of pull-request builds (warehouse/grants.sql creates it).
+CI_USER = "dbt_ci"
+# GitLab project path (group[/subgroup...]/project), as in its OIDC subject claim.
+GITLAB_PROJECT_PATH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)+$")
+GITLAB_URL_RE = re.compile(r"^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 
 CHOICES = {
     "create_security_group": YES_NO,
     "cpu_architecture": ("X86_64", "ARM64"),
     "use_fargate_spot": YES_NO,
     "credentials_source": (
+        "iam",
         "secrets_manager",
         "ssm_parameter_store",
         "glue_connection",
         "ecs_secrets",
     ),
+    "warehouse_type": ("provisioned", "serverless"),
     "ci_provider": ("github", "gitlab", "none"),
     "notifications": ("none", "slack", "sns"),
     "airflow_deferrable": YES_NO,
@@ -77,6 +89,9 @@ NAME_LIMITS = {
     "alerts_topic": 256,
     "ci_plan_role": 64,
     "ci_deploy_role": 64,
+    "ci_task_family": 255,
+    "ci_task_role": 64,
+    "ci_log_group": 512,
     "airflow_policy": 128,
 }
 
@@ -94,7 +109,19 @@ CRON_FIELDS = (
 )
 CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly")
 
-PER_ENVIRONMENT_FIELDS = ("aws_account_ids", "subnet_ids", "security_group_ids")
+WAREHOUSE_ID_RULES = {
+    "provisioned": (
+        CLUSTER_ID_RE,
+        "must be a Redshift cluster identifier: 1-63 lowercase letters, digits or hyphens, "
+        "starting with a letter, no '--', not ending with '-'",
+    ),
+    "serverless": (
+        WORKGROUP_RE,
+        "must be a Redshift Serverless workgroup name: 3-64 lowercase letters, digits or hyphens",
+    ),
+}
+
+PER_ENVIRONMENT_FIELDS = ("aws_account_ids", "subnet_ids", "security_group_ids", "warehouse_ids")
 
 
 def resource_names(project_name: str, environment: str, account_id: str) -> dict[str, str]:
@@ -109,6 +136,7 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         "execution_role": f"{base}-dbt-execution",
         "docs_bucket": f"{base}-docs-{account_id}",
         "state_bucket": f"{base}-tfstate-{account_id}",
+        "state_kms_alias": f"{base}-tfstate",
         "log_group": f"/ecs/{base}-dbt",
         # SNS topic the DAG notifies on failure (notifications=sns).
         "alerts_topic": f"{base}-dbt-alerts",
@@ -123,6 +151,14 @@ def resource_names(project_name: str, environment: str, account_id: str) -> dict
         "credentials_secret": f"{project_name}/{environment}/warehouse",
         "credentials_parameter_path": f"/{project_name}/{environment}/warehouse",
         "glue_connection": f"{base}-warehouse",
+        # Pull-request builds: their own task family, role, log group and warehouse credentials,
+        # so a pull request never reaches the deployment's.
+        "ci_task_family": f"{base}-dbt-ci",
+        "ci_task_role": f"{base}-dbt-ci-task",
+        "ci_log_group": f"/ecs/{base}-dbt-ci",
+        "ci_credentials_secret": f"{project_name}/{environment}/warehouse-ci",
+        "ci_credentials_parameter_path": f"/{project_name}/{environment}/warehouse-ci",
+        "ci_glue_connection": f"{base}-warehouse-ci",
     }
 
 
@@ -174,6 +210,7 @@ def check_per_environment(
         "aws_account_ids": (ACCOUNT_ID_RE, "must be 12 digits"),
         "subnet_ids": (SUBNET_RE, "must be 'subnet-' and 8 or 17 lowercase hex digits"),
         "security_group_ids": (SECURITY_GROUP_RE, "must be 'sg-' and 8 or 17 lowercase hex digits"),
+        "warehouse_ids": WAREHOUSE_ID_RULES.get(answers.get("warehouse_type"), WAREHOUSE_ID_RULES["provisioned"]),
     }
     for field, values in maps.items():
         pattern, rule = rules[field]
@@ -184,8 +221,8 @@ def check_per_environment(
             for item in items:
                 if not pattern.match(item):
                     errors.append(f"{field}: {item!r} (environment {env!r}) {rule}")
-            if field == "aws_account_ids" and len(items) > 1:
-                errors.append(f"aws_account_ids: environment {env!r} has {len(items)} accounts; give one")
+            if field in ("aws_account_ids", "warehouse_ids") and len(items) > 1:
+                errors.append(f"{field}: environment {env!r} has {len(items)} values; give one")
             duplicates = sorted({item for item in items if items.count(item) > 1})
             if duplicates:
                 errors.append(f"{field}: environment {env!r} lists {', '.join(duplicates)} twice")
@@ -197,6 +234,8 @@ def check_per_environment(
                 continue
             if field == "security_group_ids" and security_groups_optional:
                 continue
+            if field == "warehouse_ids":
+                continue  # may be filled in environments.json later: post_gen_project names what is missing
             errors.append(f"{field}: environment {env!r} has no value; add '{env}=...'")
 
     return {
@@ -204,9 +243,57 @@ def check_per_environment(
             "account_id": (maps["aws_account_ids"].get(env) or [""])[0],
             "subnet_ids": maps["subnet_ids"].get(env, []),
             "security_group_ids": maps["security_group_ids"].get(env, []),
+            "warehouse_id": (maps["warehouse_ids"].get(env) or [""])[0],
         }
         for env in environments
     }
+
+
+def check_identifier(field: str, value: Any, errors: list[str]) -> None:
+    if not isinstance(value, str) or not DATABASE_IDENTIFIER_RE.match(value):
+        errors.append(
+            f"{field}: {value!r} must be a database identifier: 1-63 lowercase letters, digits "
+            "or underscores, starting with a letter or underscore"
+        )
+
+
+def warehouse(answers: dict[str, Any], region: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """One environment's warehouse connection: configuration, not secrets.
+
+    Terraform passes it to the task definition's environment; a secret or parameter holds
+    only the password. The host of a provisioned cluster carries a random part AWS picks, so
+    it is left empty: the runner looks it up from the cluster identifier (DescribeClusters).
+    A Serverless workgroup's endpoint is derived from its name, account and region.
+    """
+    kind = answers.get("warehouse_type")
+    warehouse_id = settings["warehouse_id"]
+    host = ""
+    if kind == "serverless" and warehouse_id:
+        host = f"{warehouse_id}.{settings['account_id']}.{region}.redshift-serverless.amazonaws.com"
+    return {
+        "type": kind,
+        "id": warehouse_id,
+        "host": host,
+        "port": REDSHIFT_PORT,
+        "database": answers.get("warehouse_database"),
+        "schema": answers.get("warehouse_schema"),
+        "user": answers.get("warehouse_user"),
+        # The identity of pull-request builds: creates and drops only *_pr_* schemas (warehouse/grants.sql).
+        "ci_user": CI_USER,
+    }
+
+
+def check_gitlab(answers: dict[str, Any], errors: list[str]) -> dict[str, str] | None:
+    if answers.get("ci_provider") != "gitlab":
+        return None
+    path, url = answers.get("gitlab_project_path"), answers.get("gitlab_url")
+    if not isinstance(path, str) or not GITLAB_PROJECT_PATH_RE.match(path):
+        errors.append(f"gitlab_project_path: {path!r} must be 'group/project' (subgroups allowed) as on GitLab")
+    if not isinstance(url, str) or not GITLAB_URL_RE.match(url):
+        errors.append(
+            f"gitlab_url: {url!r} must be the https:// address of the GitLab instance, e.g. https://gitlab.com"
+        )
+    return {"url": url, "project_path": path}
 
 
 def check_project_name(value: Any, errors: list[str]) -> None:
@@ -326,6 +413,9 @@ def validate(answers: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         errors.append(
             f"github_repository: {github_repository!r} must be 'owner/name' as on GitHub, e.g. my-org/analytics-dbt"
         )
+    gitlab = check_gitlab(answers, errors)
+    for field in ("warehouse_database", "warehouse_schema", "warehouse_user"):
+        check_identifier(field, answers.get(field), errors)
     for field, choices in CHOICES.items():
         if answers.get(field) not in choices:
             errors.append(f"{field}: {answers.get(field)!r} must be one of {', '.join(choices)}")
@@ -335,8 +425,16 @@ def validate(answers: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         "aws_region": region,
         # The only repository whose workflows may assume the CI roles (GitHub OIDC); null without GitHub.
         "github_repository": github_repository if answers.get("ci_provider") == "github" else None,
+        # The GitLab instance and project whose pipelines may assume the CI roles; null without GitLab.
+        "gitlab": gitlab,
         "environments": {
-            env: {**settings, "names": resource_names(str(project_name), env, settings["account_id"])}
+            env: {
+                "account_id": settings["account_id"],
+                "subnet_ids": settings["subnet_ids"],
+                "security_group_ids": settings["security_group_ids"],
+                "warehouse": warehouse(answers, region, settings),
+                "names": resource_names(str(project_name), env, settings["account_id"]),
+            }
             for env, settings in environments.items()
         },
     }

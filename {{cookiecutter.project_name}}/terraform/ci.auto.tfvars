@@ -1,4 +1,4 @@
-# Managed policies of each environment's GitHub deploy role (module github_oidc).
+# Managed policies of each environment's CI deploy role (module github_oidc or gitlab_oidc).
 # Empty on purpose: the role that applies this Terraform needs broad rights, and
 # which ones is your organisation's decision. Commit the choice here, so every
 # apply, by hand or by CI, keeps it.

@@ -100,17 +100,57 @@ output "credentials_secret_arn" {
   value       = one(aws_secretsmanager_secret.credentials[*].arn)
 }
 
+output "ci_task_definition_family" {
+  description = "Family `make ci-remote` and `make ci-cleanup` pass to RunTask: pull-request builds, as CI's database user."
+  value       = module.ci_task.family
+}
+
+output "ci_task_role_arn" {
+  description = "Role pull-request builds run as: CI's credentials, the latest manifest, ci/ of the docs prefix."
+  value       = module.ci_roles.task_role_arn
+}
+
+output "ci_execution_role_arn" {
+  description = "Role ECS starts the CI task with."
+  value       = module.ci_roles.execution_role_arn
+}
+
+output "ci_log_group_name" {
+  description = "Log group of the CI task; streams are <ci_log_stream_prefix>/<task id>."
+  value       = module.ci_task.log_group_name
+}
+
+output "ci_log_stream_prefix" {
+  description = "Log streams of the CI task are <ci_log_stream_prefix>/<task id>."
+  value       = module.ci_task.log_stream_prefix
+}
+
+output "ci_credentials_secret_arn" {
+  description = "Secret to put CI's warehouse credentials in (secrets_manager, ecs_secrets), else null."
+  value       = one(aws_secretsmanager_secret.ci_credentials[*].arn)
+}
+
+output "ci_security_group_ids" {
+  description = "Security groups of the CI task (the same as the deployment's): the environment's and the one created here."
+  value       = concat(local.settings.security_group_ids, module.task_security_group[*].id)
+}
+
 output "alerts_topic_arn" {
   description = "SNS topic the DAG notifies on failure, or null."
   value       = one(aws_sns_topic.alerts[*].arn)
 }
 
 output "ci_plan_role_arn" {
-  description = "Role that pull-request jobs assume (read-only); null without GitHub Actions."
-  value       = one(values(module.github_oidc)[*].plan_role_arn)
+  description = "Role that pull or merge request jobs assume (plan and slim CI); null without GitHub or GitLab CI."
+  value       = one(concat(values(module.github_oidc)[*].plan_role_arn, values(module.gitlab_oidc)[*].plan_role_arn))
 }
 
 output "ci_deploy_role_arn" {
-  description = "Role that deployment jobs of this environment's GitHub environment assume; null without GitHub Actions."
-  value       = one(values(module.github_oidc)[*].deploy_role_arn)
+  description = "Role that deployment jobs on main assume (on GitHub, in this environment's GitHub environment); null without GitHub or GitLab CI."
+  value       = one(concat(values(module.github_oidc)[*].deploy_role_arn, values(module.gitlab_oidc)[*].deploy_role_arn))
+}
+
+output "ci_plan_policy_wildcard_actions" {
+  description = "The plan role's only actions on Resource \"*\" (AWS has no resource type for them); null without CI roles."
+  value       = one(module.ci_plan_policy[*].wildcard_only_actions)
 }

@@ -24,6 +24,7 @@ provider "aws" {
       s3             = endpoints.value
       secretsmanager = endpoints.value
       sns            = endpoints.value
+      ssm            = endpoints.value
       sts            = endpoints.value
     }
   }

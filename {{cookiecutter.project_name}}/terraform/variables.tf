@@ -52,13 +52,13 @@ variable "use_fargate_spot" {
 }
 
 variable "credentials_source" {
-  description = "Where the warehouse credentials live: secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
+  description = "How dbt signs in to the warehouse: iam (temporary database credentials from the task role, nothing stored), or the store of its password: secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
   type        = string
   default     = "{{ cookiecutter.credentials_source }}"
 
   validation {
-    condition     = contains(["secrets_manager", "ssm_parameter_store", "glue_connection", "ecs_secrets"], var.credentials_source)
-    error_message = "credentials_source is secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
+    condition     = contains(["iam", "secrets_manager", "ssm_parameter_store", "glue_connection", "ecs_secrets"], var.credentials_source)
+    error_message = "credentials_source is iam, secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
   }
 }
 
@@ -127,7 +127,7 @@ variable "aws_endpoint_url" {
 }
 
 variable "ci_deploy_policy_arns" {
-  description = "Managed policies of each environment's GitHub deploy role, by environment: what applying this Terraform needs. Set in ci.auto.tfvars."
+  description = "Managed policies of each environment's CI deploy role (GitHub or GitLab), by environment: what applying this Terraform needs. Set in ci.auto.tfvars."
   type        = map(list(string))
   default     = {}
 
@@ -139,6 +139,12 @@ variable "ci_deploy_policy_arns" {
 
 variable "create_github_oidc_provider" {
   description = "Create the account's GitHub OIDC provider; false when another stack already has (an account has one per issuer)."
+  type        = bool
+  default     = true
+}
+
+variable "create_gitlab_oidc_provider" {
+  description = "Create the account's OIDC provider for the GitLab instance; false when another stack already has (an account has one per issuer)."
   type        = bool
   default     = true
 }

@@ -1,6 +1,7 @@
 # Run once per environment, before the first `make tf-init`: the S3 bucket
 # that holds the environment's Terraform state (locking uses lock files in the
-# same bucket, so no DynamoDB table is needed).
+# same bucket, so no DynamoDB table is needed) and the KMS key it is encrypted
+# with, whose alias (names.state_kms_alias) the backend configuration names.
 
 locals {
   config   = jsondecode(file("${path.module}/../../environments.json"))
@@ -37,7 +38,7 @@ provider "aws" {
 module "state_key" {
   source = "../modules/kms_key"
 
-  alias       = "${local.settings.names.kms_alias}-tfstate"
+  alias       = local.settings.names.state_kms_alias
   description = "${local.config.project_name} ${var.environment}: Terraform state"
 }
 

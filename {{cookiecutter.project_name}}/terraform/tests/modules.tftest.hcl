@@ -41,6 +41,7 @@ variables {
   kms_key_arn     = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
   docs_bucket_arn = "arn:aws:s3:::mock-docs"
   secret_arn      = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mock/dev/warehouse-AbCdEf"
+  warehouse       = { type = "provisioned", id = "mock-dev", host = "", database = "analytics", user = "dbt_deploy" }
 }
 
 run "task_definition_is_fargate_awsvpc_with_logs" {
@@ -359,6 +360,122 @@ run "roles_scoped_with_ecs_secrets" {
   }
 }
 
+run "roles_scoped_with_iam_on_a_cluster" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name      = "mock-dev-dbt-task"
+    execution_role_name = "mock-dev-dbt-execution"
+    docs_prefix         = "mock/dev"
+    credentials_source  = "iam"
+  }
+
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.task.statement : s.actions == toset(["redshift:GetClusterCredentials"]) && s.resources == toset([
+      "arn:aws:redshift:eu-west-1:111111111111:dbuser:mock-dev/dbt_deploy",
+      "arn:aws:redshift:eu-west-1:111111111111:dbname:mock-dev/analytics",
+    ])])
+    error_message = "iam: temporary credentials of exactly the deployment user on exactly this cluster and database."
+  }
+
+  assert {
+    condition     = anytrue([for s in data.aws_iam_policy_document.task.statement : s.actions == toset(["redshift:DescribeClusters"]) && s.resources == toset(["arn:aws:redshift:eu-west-1:111111111111:cluster:mock-dev"])])
+    error_message = "An empty host is looked up from exactly this cluster."
+  }
+
+  assert {
+    condition     = !anytrue(flatten([for d in [data.aws_iam_policy_document.task, data.aws_iam_policy_document.execution] : [for s in d.statement : [for a in s.actions : startswith(a, "secretsmanager:") || startswith(a, "ssm:") || startswith(a, "glue:") || a == "kms:Decrypt"]]]))
+    error_message = "iam stores nothing: no role reads a secret, a parameter or a Glue connection."
+  }
+}
+
+run "roles_scoped_with_iam_on_serverless" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name      = "mock-dev-dbt-task"
+    execution_role_name = "mock-dev-dbt-execution"
+    docs_prefix         = "mock/dev"
+    credentials_source  = "iam"
+    warehouse           = { type = "serverless", id = "wg-dev", host = "wg-dev.111111111111.eu-west-1.redshift-serverless.amazonaws.com", database = "analytics", user = "dbt_deploy" }
+  }
+
+  assert {
+    condition     = anytrue([for s in data.aws_iam_policy_document.task.statement : s.actions == toset(["redshift-serverless:GetCredentials"]) && s.resources == toset(["arn:aws:redshift-serverless:eu-west-1:111111111111:workgroup/*"])])
+    error_message = "iam on Serverless: GetCredentials on this account's workgroups in this region."
+  }
+
+  assert {
+    condition     = !anytrue(flatten([for s in data.aws_iam_policy_document.task.statement : [for a in s.actions : startswith(a, "redshift:")]]))
+    error_message = "Serverless needs no cluster call."
+  }
+}
+
+run "iam_needs_the_warehouse_id" {
+  command = plan
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name      = "mock-dev-dbt-task"
+    execution_role_name = "mock-dev-dbt-execution"
+    docs_prefix         = "mock/dev"
+    credentials_source  = "iam"
+    warehouse           = { type = "provisioned", id = "", host = "", database = "analytics", user = "dbt_deploy" }
+  }
+
+  expect_failures = [aws_iam_role_policy.task]
+}
+
+run "ci_roles_read_the_manifest_and_write_ci_only" {
+  command = apply
+
+  module {
+    source = "./modules/dbt_roles"
+  }
+
+  variables {
+    task_role_name         = "mock-dev-dbt-ci-task"
+    execution_role_name    = "mock-dev-dbt-ci-exec"
+    docs_prefix            = "mock/dev"
+    upload_prefix          = "ci"
+    read_keys              = ["latest/manifest.json", "ci/*"]
+    credentials_source     = "secrets_manager"
+    credentials_secret_arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mock/dev/warehouse-ci-AbCdEf"
+    warehouse              = { type = "provisioned", id = "mock-dev", host = "", database = "analytics", user = "dbt_ci" }
+  }
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.resources if contains(s.actions, "s3:PutObject")])) == toset(["arn:aws:s3:::mock-docs/mock/dev/ci/*"])
+    error_message = "The CI task puts objects under ci/ only."
+  }
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.resources if contains(s.actions, "s3:GetObject")])) == toset(["arn:aws:s3:::mock-docs/mock/dev/latest/manifest.json", "arn:aws:s3:::mock-docs/mock/dev/ci/*"])
+    error_message = "The CI task reads the latest manifest and ci/ only."
+  }
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.task.statement : s.resources if contains(s.actions, "secretsmanager:GetSecretValue")])) == toset(["arn:aws:secretsmanager:eu-west-1:111111111111:secret:mock/dev/warehouse-ci-AbCdEf"])
+    error_message = "The CI task reads CI's secret only."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.task.statement : contains([for c in s.condition : c.variable], "kms:ViaService") if contains(s.actions, "kms:Decrypt") || contains(s.actions, "kms:GenerateDataKey")])
+    error_message = "KMS only through S3 or Secrets Manager."
+  }
+}
+
 run "roles_need_the_credentials_location" {
   command = plan
 
@@ -569,7 +686,7 @@ run "security_group_egress_only" {
   }
 }
 
-run "github_roles_trust_only_this_repository" {
+run "github_roles_trust_only_this_repository_and_main" {
   command = apply
 
   module {
@@ -582,17 +699,18 @@ run "github_roles_trust_only_this_repository" {
     plan_role_name     = "mock-live-ci-plan"
     deploy_role_name   = "mock-live-ci-deploy"
     deploy_policy_arns = []
-    state_bucket_arn   = "arn:aws:s3:::mock-live-tfstate-222222222222"
+    plan_policy_json   = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"arn:aws:s3:::mock\"}]}"
+  }
+
+  # The subject claim is customised to repo, context and ref (github_oidc/README.md).
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.trust["deploy"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub" && c.test == "StringEquals"][0] == tolist(["repo:example-org/analytics-dbt:environment:live:ref:refs/heads/main"])
+    error_message = "Only jobs on main in this repository's GitHub environment may assume the deploy role."
   }
 
   assert {
-    condition     = [for c in data.aws_iam_policy_document.trust["deploy"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub"][0] == tolist(["repo:example-org/analytics-dbt:environment:live"])
-    error_message = "Only jobs in this repository's GitHub environment may assume the deploy role."
-  }
-
-  assert {
-    condition     = alltrue([for v in [for c in data.aws_iam_policy_document.trust["plan"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub"][0] : startswith(v, "repo:example-org/analytics-dbt:")])
-    error_message = "Only this repository may assume the plan role."
+    condition     = toset([for c in data.aws_iam_policy_document.trust["plan"].statement[0].condition : c.values if c.variable == "token.actions.githubusercontent.com:sub"][0]) == toset(["repo:example-org/analytics-dbt:pull_request:ref:refs/pull/*/merge", "repo:example-org/analytics-dbt:ref:refs/heads/main:ref:refs/heads/main"])
+    error_message = "Only this repository's pull requests and main may assume the plan role."
   }
 
   assert {
@@ -606,7 +724,176 @@ run "github_roles_trust_only_this_repository" {
   }
 
   assert {
-    condition     = data.aws_iam_policy_document.state_lock.statement[0].resources == toset(["arn:aws:s3:::mock-live-tfstate-222222222222/*.tflock"])
-    error_message = "The plan role may write only the state's lock files."
+    condition     = aws_iam_role_policy.plan.policy == var.plan_policy_json && aws_iam_role_policy.plan.role == aws_iam_role.plan.id
+    error_message = "The plan role's only permissions are the policy given (no managed read-only policy)."
+  }
+}
+
+run "gitlab_roles_trust_only_this_project_and_main" {
+  command = apply
+
+  module {
+    source = "./modules/gitlab_oidc"
+  }
+
+  variables {
+    project_path       = "data/analytics-dbt"
+    environment        = "live"
+    plan_role_name     = "mock-live-ci-plan"
+    deploy_role_name   = "mock-live-ci-deploy"
+    deploy_policy_arns = []
+    plan_policy_json   = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"arn:aws:s3:::mock\"}]}"
+  }
+
+  assert {
+    condition     = aws_iam_openid_connect_provider.gitlab[0].url == "https://gitlab.com" && aws_iam_openid_connect_provider.gitlab[0].client_id_list == toset(["https://gitlab.com"])
+    error_message = "The provider is gitlab.com's, with the instance URL as the audience."
+  }
+
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.trust["deploy"].statement[0].condition : c.values if c.variable == "gitlab.com:sub" && c.test == "StringEquals"][0] == tolist(["project_path:data/analytics-dbt:ref_type:branch:ref:main"])
+    error_message = "Only this project's main may assume the deploy role."
+  }
+
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.trust["plan"].statement[0].condition : c.values if c.variable == "gitlab.com:sub"][0] == tolist(["project_path:data/analytics-dbt:ref_type:branch:ref:*"])
+    error_message = "Only this project's branches (merge requests) may assume the plan role."
+  }
+
+  assert {
+    condition     = alltrue([for k, d in data.aws_iam_policy_document.trust : [for c in d.statement[0].condition : c.values if c.variable == "gitlab.com:aud"][0] == tolist(["https://gitlab.com"])])
+    error_message = "The token's audience must be the GitLab instance."
+  }
+
+  assert {
+    condition     = aws_iam_role_policy.plan.policy == var.plan_policy_json && length(aws_iam_role_policy_attachment.deploy) == 0
+    error_message = "The plan role gets the policy given, the deploy role nothing unless chosen."
+  }
+}
+
+run "gitlab_rejects_a_project_without_group" {
+  command = plan
+
+  module {
+    source = "./modules/gitlab_oidc"
+  }
+
+  variables {
+    project_path       = "analytics-dbt"
+    environment        = "live"
+    plan_role_name     = "mock-live-ci-plan"
+    deploy_role_name   = "mock-live-ci-deploy"
+    deploy_policy_arns = []
+    plan_policy_json   = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+  }
+
+  expect_failures = [var.project_path]
+}
+
+run "ci_plan_policy_reads_metadata_and_takes_only_its_lock" {
+  command = apply
+
+  module {
+    source = "./modules/ci_plan_policy"
+  }
+
+  variables {
+    docs_prefix         = "mock/live"
+    docs_kms_key_arn    = var.kms_key_arn
+    oidc_provider_hosts = ["token.actions.githubusercontent.com"]
+    names = {
+      state_bucket          = "mock-live-tfstate-111111111111"
+      state_kms_alias       = "mock-live-tfstate"
+      docs_bucket           = "mock-live-docs-111111111111"
+      ecr_repository        = "mock-live"
+      ecs_cluster           = "mock-live"
+      task_family           = "mock-live-dbt"
+      log_group             = "/ecs/mock-live-dbt"
+      task_role             = "mock-live-dbt-task"
+      execution_role        = "mock-live-dbt-execution"
+      ci_plan_role          = "mock-live-ci-plan"
+      ci_deploy_role        = "mock-live-ci-deploy"
+      airflow_policy        = "mock-live-run-dbt"
+      credentials_secret    = "mock/live/warehouse"
+      alerts_topic          = "mock-live-dbt-alerts"
+      ci_task_family        = "mock-live-dbt-ci"
+      ci_task_role          = "mock-live-dbt-ci-task"
+      ci_log_group          = "/ecs/mock-live-dbt-ci"
+      ci_credentials_secret = "mock/live/warehouse-ci"
+    }
+    pull_request_builds = {
+      cluster_arn        = "arn:aws:ecs:eu-west-1:111111111111:cluster/mock-live"
+      cluster_name       = "mock-live"
+      family_arn         = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-live-dbt-ci:*"
+      task_role_arn      = "arn:aws:iam::111111111111:role/mock-live-dbt-ci-task"
+      execution_role_arn = "arn:aws:iam::111111111111:role/mock-live-dbt-ci-exec"
+      log_group_arn      = "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/mock-live-dbt-ci"
+    }
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.this.statement : !contains(s.resources, "*") || s.actions == toset(local.wildcard_only_actions)])
+    error_message = "Only the named metadata actions may use Resource *."
+  }
+
+  assert {
+    condition     = alltrue(flatten([for s in data.aws_iam_policy_document.this.statement : [for a in s.actions : !strcontains(a, "*")]]))
+    error_message = "No action may be a wildcard."
+  }
+
+  assert {
+    condition = !anytrue(flatten([for s in data.aws_iam_policy_document.this.statement : [
+      for a in s.actions : contains(["secretsmanager:GetSecretValue", "glue:GetConnection", "redshift-serverless:GetCredentials"], a) || startswith(a, "ssm:GetParameter") || startswith(a, "redshift:GetClusterCredentials")
+    ]]))
+    error_message = "The plan role reads no credentials."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.this.statement : s.resources if contains(s.actions, "logs:GetLogEvents") || contains(s.actions, "logs:FilterLogEvents")])) == toset([
+      "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/mock-live-dbt-ci",
+      "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/mock-live-dbt-ci:*",
+    ])
+    error_message = "The plan role reads the CI task's logs and no other."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.this.statement : s.resources if contains(s.actions, "s3:GetObject")])) == toset([
+      "arn:aws:s3:::mock-live-tfstate-111111111111/terraform.tfstate",
+      "arn:aws:s3:::mock-live-tfstate-111111111111/terraform.tfstate.tflock",
+      "arn:aws:s3:::mock-live-docs-111111111111/mock/live/latest/manifest.json",
+      "arn:aws:s3:::mock-live-docs-111111111111/mock/live/ci/*",
+    ])
+    error_message = "Objects read: the state, its lock, the production manifest and pull-request builds' ci/, nothing else."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.this.statement : s.resources if contains(s.actions, "s3:PutObject") || contains(s.actions, "s3:DeleteObject")])) == toset([
+      "arn:aws:s3:::mock-live-tfstate-111111111111/terraform.tfstate.tflock",
+      "arn:aws:s3:::mock-live-docs-111111111111/mock/live/ci/*",
+    ])
+    error_message = "The plan role writes its state lock and pull-request builds' ci/, nothing else."
+  }
+
+  assert {
+    condition     = anytrue([for s in data.aws_iam_policy_document.this.statement : s.actions == toset(["ecs:RunTask"]) && s.resources == toset(["arn:aws:ecs:eu-west-1:111111111111:task-definition/mock-live-dbt-ci:*"]) && anytrue([for c in s.condition : c.variable == "ecs:cluster" && c.values == tolist(["arn:aws:ecs:eu-west-1:111111111111:cluster/mock-live"])])]) && length([for s in data.aws_iam_policy_document.this.statement : s if contains(s.actions, "ecs:RunTask")]) == 1
+    error_message = "RunTask: the CI family only, in the environment's cluster only."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.this.statement : s.resources if contains(s.actions, "iam:PassRole")])) == toset([
+      "arn:aws:iam::111111111111:role/mock-live-dbt-ci-task",
+      "arn:aws:iam::111111111111:role/mock-live-dbt-ci-exec",
+    ]) && alltrue([for s in data.aws_iam_policy_document.this.statement : anytrue([for c in s.condition : c.variable == "iam:PassedToService" && c.values == tolist(["ecs-tasks.amazonaws.com"])]) if contains(s.actions, "iam:PassRole")])
+    error_message = "PassRole: the CI roles only, to ECS tasks only."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.this.statement : contains([for c in s.condition : c.variable if c.values == tolist(["s3.eu-west-1.amazonaws.com"])], "kms:ViaService") if contains(s.actions, "kms:Decrypt") || contains(s.actions, "kms:GenerateDataKey")])
+    error_message = "KMS decrypts and data keys only through S3."
+  }
+
+  assert {
+    condition     = contains(flatten([for s in data.aws_iam_policy_document.this.statement : [for c in s.condition : c.values if c.variable == "kms:ResourceAliases"]]), "alias/mock-live-tfstate")
+    error_message = "The state key is the one behind the state alias."
   }
 }

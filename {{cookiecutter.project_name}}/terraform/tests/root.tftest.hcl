@@ -88,8 +88,33 @@ run "outputs_for_the_dag_and_ci" {
   }
 
   assert {
+    condition     = (output.ci_plan_role_arn != null) == ("{{ cookiecutter.ci_provider }}" != "none") && (output.ci_deploy_role_arn != null) == ("{{ cookiecutter.ci_provider }}" != "none")
+    error_message = "The CI roles exist exactly when there is a CI provider (GitHub or GitLab)."
+  }
+
+  assert {
+    condition     = length(module.github_oidc) == ("{{ cookiecutter.ci_provider }}" == "github" ? 1 : 0) && length(module.gitlab_oidc) == ("{{ cookiecutter.ci_provider }}" == "gitlab" ? 1 : 0)
+    error_message = "The OIDC trust is the chosen CI provider's."
+  }
+
+  assert {
     condition     = (output.credentials_secret_arn != null) == contains(["secrets_manager", "ecs_secrets"], var.credentials_source)
     error_message = "The credentials secret exists exactly when a source reads it."
+  }
+
+  assert {
+    condition     = output.ci_task_definition_family == "{{ cookiecutter.project_name }}-{{ env }}-dbt-ci" && output.ci_log_group_name == "/ecs/{{ cookiecutter.project_name }}-{{ env }}-dbt-ci"
+    error_message = "Pull-request builds have their own family and log group, named in environments.json."
+  }
+
+  assert {
+    condition     = (output.ci_credentials_secret_arn != null) == (output.credentials_secret_arn != null) && output.ci_security_group_ids == output.security_group_ids
+    error_message = "CI has its own secret exactly when the deployment has one, and runs in the deployment's security groups."
+  }
+
+  assert {
+    condition     = module.ci_roles.task_role_name != module.dbt_roles.task_role_name && module.ci_roles.execution_role_name != module.dbt_roles.execution_role_name
+    error_message = "Pull-request builds run with their own roles, never the deployment's."
   }
 }
 

@@ -8,6 +8,14 @@ locals {
   partition  = data.aws_partition.current.partition
 
   uses_secret = contains(["secrets_manager", "ecs_secrets"], var.credentials_source)
+
+  redshift_arn = "arn:${local.partition}:redshift:${local.region}:${local.account_id}"
+  provisioned  = var.warehouse.type == "provisioned"
+  # The runner looks up an empty host from the cluster identifier.
+  looks_up_host = local.provisioned && var.warehouse.host == ""
+
+  docs_prefix_arn = "${var.docs_bucket_arn}/${var.docs_prefix}"
+  upload_arn      = var.upload_prefix == "" ? "${local.docs_prefix_arn}/*" : "${local.docs_prefix_arn}/${var.upload_prefix}/*"
 }
 
 check "credentials_location_given" {
@@ -15,7 +23,8 @@ check "credentials_location_given" {
     condition = (
       (local.uses_secret && var.credentials_secret_arn != "") ||
       (var.credentials_source == "ssm_parameter_store" && var.credentials_parameter_path != "") ||
-      (var.credentials_source == "glue_connection" && var.glue_connection_name != "")
+      (var.credentials_source == "glue_connection" && var.glue_connection_name != "") ||
+      var.credentials_source == "iam"
     )
     error_message = "credentials_source ${var.credentials_source} needs its secret ARN, parameter path or Glue connection name."
   }
@@ -124,7 +133,34 @@ data "aws_iam_policy_document" "task" {
   statement {
     sid       = "UploadDocsAndArtifacts"
     actions   = ["s3:PutObject"]
-    resources = ["${var.docs_bucket_arn}/${var.docs_prefix}/*"]
+    resources = [local.upload_arn]
+  }
+
+  # Objects the task reads back (CI: the deployment's manifest and its own uploads).
+  dynamic "statement" {
+    for_each = length(var.read_keys) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadDocsObjects"
+      actions   = ["s3:GetObject"]
+      resources = [for key in var.read_keys : "${local.docs_prefix_arn}/${key}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.read_keys) > 0 ? [1] : []
+
+    content {
+      sid       = "DecryptDocsObjects"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
   }
 
   statement {
@@ -192,10 +228,71 @@ data "aws_iam_policy_document" "task" {
       ]
     }
   }
+
+  dynamic "statement" {
+    for_each = var.credentials_source == "ssm_parameter_store" ? [1] : []
+
+    content {
+      sid       = "DecryptTheCredentialParameters"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.looks_up_host ? [1] : []
+
+    content {
+      sid       = "LookUpTheClusterEndpoint"
+      actions   = ["redshift:DescribeClusters"]
+      resources = ["${local.redshift_arn}:cluster:${var.warehouse.id}"]
+    }
+  }
+
+  # iam: temporary database credentials of exactly this user on exactly this
+  # cluster and database; nothing else can be asked for.
+  dynamic "statement" {
+    for_each = var.credentials_source == "iam" && local.provisioned ? [1] : []
+
+    content {
+      sid     = "GetTemporaryDatabaseCredentials"
+      actions = ["redshift:GetClusterCredentials"]
+      resources = [
+        "${local.redshift_arn}:dbuser:${var.warehouse.id}/${var.warehouse.user}",
+        "${local.redshift_arn}:dbname:${var.warehouse.id}/${var.warehouse.database}",
+      ]
+    }
+  }
+
+  # Serverless names a workgroup by an ID AWS assigns, not by its name, so the
+  # grant covers this account's workgroups in this region; the database user is
+  # the task role itself (IAMR:<role name>), which grants.sql gives its rights.
+  dynamic "statement" {
+    for_each = var.credentials_source == "iam" && !local.provisioned ? [1] : []
+
+    content {
+      sid       = "GetTemporaryServerlessCredentials"
+      actions   = ["redshift-serverless:GetCredentials"]
+      resources = ["arn:${local.partition}:redshift-serverless:${local.region}:${local.account_id}:workgroup/*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
   name   = "run-dbt"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
+
+  lifecycle {
+    precondition {
+      condition     = var.credentials_source != "iam" || var.warehouse.id != ""
+      error_message = "credentials_source iam needs the warehouse: set environments.json's warehouse.id (the Redshift cluster identifier or Serverless workgroup) of this environment."
+    }
+  }
 }

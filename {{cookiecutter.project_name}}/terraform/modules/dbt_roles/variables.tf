@@ -48,13 +48,35 @@ variable "docs_prefix" {
   }
 }
 
+variable "upload_prefix" {
+  description = "Where under docs_prefix the task may put objects, without slashes at either end (e.g. ci); empty: anywhere under docs_prefix."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !startswith(var.upload_prefix, "/") && !endswith(var.upload_prefix, "/") && !strcontains(var.upload_prefix, "*")
+    error_message = "Give a prefix without leading or trailing slashes or wildcards, or leave it empty."
+  }
+}
+
+variable "read_keys" {
+  description = "Object keys under docs_prefix the task may get, relative to it (e.g. latest/manifest.json, ci/*); none by default."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for key in var.read_keys : length(key) > 0 && !startswith(key, "/") && !strcontains(trimsuffix(key, "/*"), "*")])
+    error_message = "Give keys relative to docs_prefix, without a leading slash; a wildcard only as a final /*."
+  }
+}
+
 variable "credentials_source" {
-  description = "Where the warehouse credentials live: secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
+  description = "How dbt signs in: iam (temporary database credentials, nothing stored), or where its password lives: secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
   type        = string
 
   validation {
-    condition     = contains(["secrets_manager", "ssm_parameter_store", "glue_connection", "ecs_secrets"], var.credentials_source)
-    error_message = "credentials_source is secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
+    condition     = contains(["iam", "secrets_manager", "ssm_parameter_store", "glue_connection", "ecs_secrets"], var.credentials_source)
+    error_message = "credentials_source is iam, secrets_manager, ssm_parameter_store, glue_connection or ecs_secrets."
   }
 }
 
@@ -84,4 +106,20 @@ variable "glue_connection_name" {
   description = "Glue connection holding the credentials (glue_connection)."
   type        = string
   default     = ""
+}
+
+variable "warehouse" {
+  description = "The warehouse connection of this environment (environments.json `warehouse`): type (provisioned or serverless), id (cluster identifier or workgroup name), host (empty: looked up from the cluster), database and user."
+  type = object({
+    type     = string
+    id       = string
+    host     = string
+    database = string
+    user     = string
+  })
+
+  validation {
+    condition     = contains(["provisioned", "serverless"], var.warehouse.type)
+    error_message = "warehouse.type is provisioned or serverless."
+  }
 }

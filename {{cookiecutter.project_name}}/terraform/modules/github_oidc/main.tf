@@ -1,13 +1,18 @@
 locals {
   issuer = "token.actions.githubusercontent.com"
-  # A pull request's token says only "pull_request": the plan role trusts that and main.
+  # The repository's subject claim is customised to repo, context and ref (the
+  # README's one-time `gh api` command), so each subject names the branch too.
+  # `python scripts/ci.py oidc-subject-check` verifies the customisation.
+  #
+  # Pull requests (context "pull_request", ref their merge commit) and main.
   plan_subjects = [
-    "repo:${var.repository}:pull_request",
-    "repo:${var.repository}:ref:refs/heads/main",
+    "repo:${var.repository}:pull_request:ref:refs/pull/*/merge",
+    "repo:${var.repository}:ref:refs/heads/main:ref:refs/heads/main",
   ]
-  # A job that names a GitHub environment gets this subject, and only after the
-  # environment's protection rules (required reviewers, branch policy) passed.
-  deploy_subjects = ["repo:${var.repository}:environment:${var.environment}"]
+  # A job gets the environment context only after the GitHub environment's
+  # protection rules passed, and the ref says it runs from main: a deployment
+  # dispatched from any other branch cannot assume the role.
+  deploy_subjects = ["repo:${var.repository}:environment:${var.environment}:ref:refs/heads/main"]
   provider_arn    = var.create_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
 }
 
@@ -24,8 +29,9 @@ data "aws_iam_openid_connect_provider" "github" {
 
 data "aws_iam_policy_document" "trust" {
   for_each = {
-    plan   = local.plan_subjects
-    deploy = local.deploy_subjects
+    # StringLike for the pull requests' numbers; the main subject has no wildcard.
+    plan   = { test = "StringLike", subjects = local.plan_subjects }
+    deploy = { test = "StringEquals", subjects = local.deploy_subjects }
   }
 
   statement {
@@ -43,9 +49,9 @@ data "aws_iam_policy_document" "trust" {
     }
 
     condition {
-      test     = "StringEquals"
+      test     = each.value.test
       variable = "${local.issuer}:sub"
-      values   = each.value
+      values   = each.value.subjects
     }
   }
 }
@@ -59,34 +65,21 @@ resource "aws_iam_role" "plan" {
 
 resource "aws_iam_role" "deploy" {
   name                 = var.deploy_role_name
-  description          = "Deployments of ${var.repository} to GitHub environment ${var.environment}"
+  description          = "Deployments of ${var.repository} from main to GitHub environment ${var.environment}"
   assume_role_policy   = data.aws_iam_policy_document.trust["deploy"].json
   max_session_duration = var.max_session_duration
 }
 
-resource "aws_iam_role_policy_attachment" "plan" {
-  for_each   = toset(var.plan_policy_arns)
-  role       = aws_iam_role.plan.name
-  policy_arn = each.value
+# What a plan reads, named resource by resource, and the state lock: the root's
+# ci_plan_policy module, shared with gitlab_oidc.
+resource "aws_iam_role_policy" "plan" {
+  name   = "terraform-plan"
+  role   = aws_iam_role.plan.id
+  policy = var.plan_policy_json
 }
 
 resource "aws_iam_role_policy_attachment" "deploy" {
   for_each   = toset(var.deploy_policy_arns)
   role       = aws_iam_role.deploy.name
   policy_arn = each.value
-}
-
-# Read-only everywhere else, but a plan takes the state lock like an apply does:
-# with S3 lock files that is writing and removing <key>.tflock beside the state.
-data "aws_iam_policy_document" "state_lock" {
-  statement {
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
-    resources = ["${var.state_bucket_arn}/*.tflock"]
-  }
-}
-
-resource "aws_iam_role_policy" "plan_state_lock" {
-  name   = "terraform-state-lock"
-  role   = aws_iam_role.plan.id
-  policy = data.aws_iam_policy_document.state_lock.json
 }

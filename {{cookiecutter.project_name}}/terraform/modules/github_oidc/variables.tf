@@ -9,7 +9,7 @@ variable "repository" {
 }
 
 variable "environment" {
-  description = "GitHub environment whose jobs may assume the deploy role (its protection rules gate every apply)."
+  description = "GitHub environment whose jobs on main may assume the deploy role (its protection rules gate every apply)."
   type        = string
 }
 
@@ -33,19 +33,13 @@ variable "deploy_policy_arns" {
   }
 }
 
-variable "plan_policy_arns" {
-  description = "Managed policies of the plan role; read-only by default."
-  type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-}
-
-variable "state_bucket_arn" {
-  description = "ARN of the S3 bucket of the Terraform state, whose lock files a plan must be able to write and remove."
+variable "plan_policy_json" {
+  description = "The plan role's inline policy (module ci_plan_policy): what a plan reads and its state lock."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.state_bucket_arn))
-    error_message = "state_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+    condition     = can(jsondecode(var.plan_policy_json).Statement)
+    error_message = "Give an IAM policy document (JSON with a Statement)."
   }
 }
 
