@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null)
 BUILD := build
+# Two workers, each module on one of them: the modules start their servers (moto, PostgreSQL,
+# Terraform applies) once. The whole suite takes about 12 minutes on 2 cores.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: help venv venvs venv-airflow2 venv-airflow3 venv-checkov lock-airflow lock-checkov demo test test-fast bench lint clean
@@ -14,6 +17,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo    bake the template with its defaults into $(BUILD)/ and run the local pipeline"
 	@echo "make test    the whole test suite (needs the tools .ci/run installs)"
+	@echo "make test-fast  hooks, bakes and README examples: about 20 seconds, for every edit"
 	@echo "make bench   benchmarks (QUICK=1 for a reduced run)"
 	@echo "make lint    ruff over hooks, tests and bench"
 
@@ -69,7 +73,12 @@ demo: venv
 	$(MAKE) -C $(BUILD)/analytics-dbt run PYTHON=$(abspath $(BIN)/python)
 
 test: venv venvs
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The fast tier, for every edit: the hooks, the bake of every answer and the README's examples
+# (about 20 seconds); `make test` before a commit.
+test-fast: venv
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/test_hooks.py tests/test_cookiecutter_generation.py tests/test_readme_examples.py $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check hooks tests bench

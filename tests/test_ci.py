@@ -3,12 +3,15 @@
 Every workflow is proved by the tools that consume it (the GitHub and GitLab
 schemas, actionlint, zizmor). Every make target a workflow calls exists, and
 the ones that do work run here for real: lint offline, push to a local OCI
-archive with podman, the DAG copy and manifest fetch against a moto server,
-and slim CI as a second dbt build that defers to a saved production manifest.
+archive with podman, the DAG copy and manifest fetch against a moto server.
+The pull-request build inside AWS (ci-remote, ci-cleanup, ci-sweep) against moto:
+tests/test_ci_remote.py; the runner's ci mode: tests/test_runner.py; the build
+itself on a PostgreSQL warehouse: tests/test_warehouse_loop.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -73,7 +76,13 @@ def moto():
 
 def workflows(project: Path) -> list[Path]:
     found = sorted((project / ".github" / "workflows").glob("*.yml"))
-    assert {path.name for path in found} == {"pull-request.yml", "deploy.yml", "deploy-environment.yml"}
+    assert {path.name for path in found} == {
+        "pull-request.yml",
+        "pull-request-closed.yml",
+        "ci-sweep.yml",
+        "deploy.yml",
+        "deploy-environment.yml",
+    }
     return found
 
 
@@ -153,7 +162,7 @@ def test_every_make_target_a_workflow_calls_exists(github_project: Path) -> None
         for step in job.get("steps", [])
         if "make" in step.get("run", "")
     }
-    assert {"lint", "test", "slim-ci", "push", "deploy-dag", "plan-summary"} <= called
+    assert {"lint", "test", "ci-remote", "ci-cleanup", "ci-sweep", "push", "deploy-dag", "plan-summary"} <= called
     assert called - targets == set(), f"workflows call missing make targets: {called - targets}"
 
 
@@ -191,9 +200,25 @@ def test_gitlab_variant_matches_its_schema_with_one_deploy_job_per_environment(t
     assert pipeline["deploy-staging"]["rules"][0]["when"] == "manual"
     assert pipeline["deploy-live"]["needs"] == ["build-image", "deploy-staging"]
     assert pipeline["deploy-live"]["environment"]["name"] == "live"
-    assert pipeline[".aws"]["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "sts.amazonaws.com"
-    for job in ("deploy-dev", "plan-live", "slim-ci"):
+    # The audience the GitLab roles trust: the instance itself (terraform/modules/gitlab_oidc).
+    assert pipeline[".aws"]["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "$CI_SERVER_URL"
+    for job in ("deploy-dev", "plan-live", "ci-remote", "ci-cleanup", "ci-sweep"):
         assert ".aws" in pipeline[job]["extends"], f"{job} must authenticate by OIDC"
+    # A merge request's schemas live as long as its review environment: stopping it drops them.
+    assert pipeline["ci-remote"]["environment"] == {"name": "review/$CI_MERGE_REQUEST_IID", "on_stop": "ci-cleanup"}
+    assert pipeline["ci-cleanup"]["environment"] == {"name": "review/$CI_MERGE_REQUEST_IID", "action": "stop"}
+    assert pipeline["ci-cleanup"]["rules"][0]["when"] == "manual"
+    for job in ("ci-remote", "ci-cleanup"):
+        assert pipeline[job]["variables"]["PR"] == "$CI_MERGE_REQUEST_IID"
+        assert pipeline[job]["variables"]["ROLE"] == "plan", "a merge request never gets the deploy role"
+    assert pipeline["ci-sweep"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    # A scheduled pipeline runs the sweep alone: no checks, no image, never a deployment.
+    scheduled = [
+        name
+        for name, job in pipeline.items()
+        if isinstance(job, dict) and "stage" in job and _runs_on_schedule(pipeline, job)
+    ]
+    assert scheduled == ["ci-sweep"], scheduled
     targets = make_targets(project)
     called = {
         MAKE_CALL.search(line).group(1)
@@ -206,6 +231,28 @@ def test_gitlab_variant_matches_its_schema_with_one_deploy_job_per_environment(t
     assert called - targets == set(), f".gitlab-ci.yml calls missing make targets: {called - targets}"
 
 
+SCHEDULED = {"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
+
+
+def _matches(condition: str, variables: dict[str, str]) -> bool:
+    """A GitLab `if:` made of `a == b` / `a != b` clauses joined by &&, for the variables given."""
+    result = True
+    for clause in condition.split("&&"):
+        left, operator, right = re.fullmatch(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*", clause).groups()
+        values = [variables.get(side[1:], "") if side.startswith("$") else side.strip('"') for side in (left, right)]
+        result = result and ((values[0] == values[1]) == (operator == "=="))
+    return result
+
+
+def _runs_on_schedule(pipeline: dict, job: dict) -> bool:
+    """Whether GitLab would add the job to a scheduled pipeline of the default branch (its first matching rule)."""
+    rules = _inherited(pipeline, job, "rules")
+    for rule in rules:
+        if "if" not in rule or _matches(rule["if"], SCHEDULED):
+            return rule.get("when") != "never"
+    return not rules
+
+
 def _flatten(items: list) -> list[str]:
     return [line for item in items for line in (_flatten(item) if isinstance(item, list) else [item])]
 
@@ -213,7 +260,8 @@ def _flatten(items: list) -> list[str]:
 def test_ci_provider_none_ships_only_the_make_targets(tmp_path: Path) -> None:
     project = bake(tmp_path, ci_provider="none")
     assert not (project / ".github").exists() and not (project / ".gitlab-ci.yml").exists()
-    assert {"lint", "slim-ci", "push", "deploy-dag", "ci-outputs"} <= make_targets(project)
+    expected = {"lint", "ci-build", "ci-remote", "ci-cleanup", "ci-sweep", "push", "deploy-dag", "ci-outputs"}
+    assert expected <= make_targets(project)
 
 
 def test_github_repository_is_validated(tmp_path: Path) -> None:
@@ -314,56 +362,269 @@ def test_deploy_dag_copies_the_dags_and_requirements_to_the_bucket(github_projec
     assert body == (github_project / "airflow" / "requirements.txt").read_bytes()
 
 
-# ---- slim CI -------------------------------------------------------------------------------------
+# ---- pull-request builds -------------------------------------------------------------------------
 
 
-def _built(project: Path) -> set[str]:
-    results = json.loads((project / "dbt" / "target" / "run_results.json").read_text())
-    return {result["unique_id"] for result in results["results"]}
+def test_github_pull_request_workflows_build_clean_up_and_sweep_inside_aws(github_project: Path) -> None:
+    directory = github_project / ".github" / "workflows"
+    build = yaml.safe_load((directory / "pull-request.yml").read_text())["jobs"]["warehouse"]
+    closed = yaml.safe_load((directory / "pull-request-closed.yml").read_text())
+    sweep = yaml.safe_load((directory / "ci-sweep.yml").read_text())
+    assert closed[True]["pull_request"]["types"] == ["closed"]
+    assert sweep[True]["schedule"] and "workflow_dispatch" in sweep[True]
+    jobs = {"warehouse": build, "cleanup": closed["jobs"]["cleanup"], "sweep": sweep["jobs"]["sweep"]}
+    for name, job in jobs.items():
+        calls = [MAKE_CALL.search(step["run"]).group(1) for step in job["steps"] if "make" in step.get("run", "")]
+        assert calls[-1] == {"warehouse": "ci-remote", "cleanup": "ci-cleanup", "sweep": "ci-sweep"}[name]
+        assert job["env"]["ENV"] == "${{ needs.environments.outputs.first }}"
+        (login,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+        assert login["with"]["role-to-assume"] == "${{ steps.aws.outputs.plan_role_arn }}", "never the deploy role"
+    for job in (build, closed["jobs"]["cleanup"]):
+        assert job["env"]["PR"] == "${{ github.event.pull_request.number }}"
+        # Forks get no OIDC token: they stop after the checks.
+        assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
 
 
-def test_slim_ci_builds_only_the_changed_model_and_its_children(
-    github_project: Path, tmp_path: Path, moto: MotoServer
-) -> None:
+def test_ci_targets_refuse_a_bad_pull_request_or_environment(github_project: Path) -> None:
+    for target in ("ci-build", "ci-remote", "ci-cleanup"):
+        for value in ("", "7a", "-1"):
+            result = make(github_project, target, f"PR={value}", check=False)
+            assert result.returncode != 0
+            assert result.stderr.splitlines()[0] == (
+                f"{target}: set PR to the pull request's number, digits only, e.g. PR=7 (got '{value}')"
+            ), result.stderr
+    unknown = make(github_project, "ci-build", "PR=7", "ENV=nope", check=False)
+    assert unknown.returncode != 0
+    assert unknown.stderr.splitlines()[0] == "ci-build: unknown environment 'nope'; set ENV to one of: dev live"
+    python = str(VENV_BIN / "python")
+    for args, expected in (
+        (["ci-remote", "nope", "7"], "ci: unknown environment 'nope'; environments.json has: dev live"),
+        (["ci-remote", "dev", "x7"], "ci: the pull request number must be digits only, e.g. PR=7 (got 'x7')"),
+        (["ci-cleanup", "dev"], "ci: the pull request number is missing: ci-cleanup dev PR, e.g. make ci-cleanup PR=7"),
+    ):
+        result = run([python, "scripts/ci.py", *args], github_project, check=False)
+        assert result.returncode != 0 and result.stderr.strip() == expected, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+# ---- supply chain: locks, pinned images, verified downloads ----------------------------------------
+
+# Images a pipeline may pull by tag alone, each with the reason no digest pin is possible.
+# Empty: every image is pinned; `make pin-images` moves the pins.
+UNPINNED_IMAGES: dict[str, str] = {}
+DIGEST_PIN = re.compile(r"[a-z0-9][\w./-]*:[\w.-]+@sha256:[0-9a-f]{64}")
+
+
+@pytest.fixture(scope="module")
+def gitlab_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("ci-gitlab"), ci_provider="gitlab")
+
+
+def _images(node: object) -> list[str]:
+    """Every `image:` of a GitLab pipeline: a string or {name: ...}, at any depth."""
+    if isinstance(node, dict):
+        found = []
+        for key, value in node.items():
+            if key == "image":
+                found.append(value["name"] if isinstance(value, dict) else value)
+            else:
+                found.extend(_images(value))
+        return found
+    if isinstance(node, list):
+        return [image for item in node for image in _images(item)]
+    return []
+
+
+def test_gitlab_images_are_pinned_by_digest(gitlab_project: Path) -> None:
+    pipeline = yaml.safe_load((gitlab_project / ".gitlab-ci.yml").read_text())
+    images = _images(pipeline)
+    assert pipeline["default"]["image"] in images and len(images) >= 3, images
+    for image in images:
+        assert DIGEST_PIN.fullmatch(image) or image in UNPINNED_IMAGES, f"{image} is pinned by tag alone"
+
+
+def test_dockerfile_default_base_is_pinned_by_digest(default_project: Path) -> None:
+    dockerfile = (default_project / "Dockerfile").read_text()
+    default_base = re.search(r"^FROM \$\{BASE_IMAGE:-([^}]+)\} AS base$", dockerfile, flags=re.M).group(1)
+    assert DIGEST_PIN.fullmatch(default_base), default_base
+
+
+def test_pin_images_rewrites_every_digest_and_keeps_the_tags(gitlab_project: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
-    shutil.copytree(github_project, project, symlinks=True)
-    env = {**moto.aws_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    s3 = boto3.client("s3", **moto.boto3_kwargs())
-    bucket = json.loads((project / "environments.json").read_text())["environments"]["dev"]["names"]["docs_bucket"]
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto.region})
+    shutil.copytree(gitlab_project, project, symlinks=True)
+    # A stand-in skopeo: each image's "manifest" is its name, so each gets a new, known digest.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    skopeo = fake / "skopeo"
+    skopeo.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = inspect ]; then printf \'{"image": "%s"}\' "${3#docker://}";\n'
+        'else printf "sha256:%s\\n" "$(sha256sum < "$2" | cut -d" " -f1)"; fi\n'
+    )
+    skopeo.chmod(0o755)
+    before = {name: (project / name).read_text() for name in ("Dockerfile", ".gitlab-ci.yml")}
+    env = {"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    out = make(project, "pin-images", env=env).stdout
+    pinned = set()
+    for name, old in before.items():
+        new = (project / name).read_text()
+        refs = DIGEST_PIN.findall(new)
+        assert refs and len(DIGEST_PIN.findall(old)) == len(refs)
+        for ref in refs:
+            image, digest = ref.split("@")
+            manifest = json.dumps({"image": image}, separators=(",", ": ")).encode()
+            assert digest == "sha256:" + hashlib.sha256(manifest).hexdigest(), ref
+            pinned.add(image)
+        # Only the digests moved.
+        assert DIGEST_PIN.sub("", new) == DIGEST_PIN.sub("", old)
+    assert {f"pin-images: {image} ->" in out for image in pinned} == {True}
+    yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    # Without skopeo it says how to get it.
+    missing = make(project, "pin-images", env={"SKOPEO": "skopeo-not-installed"}, check=False)
+    assert missing.returncode != 0 and "needs skopeo; install it with" in missing.stderr
 
-    # No production manifest yet: everything builds, and the log says why.
-    first = make(project, "slim-ci", env=env, timeout=600)
-    assert "has no production manifest yet" in first.stdout
-    everything = _built(project)
-    models = {uid for uid in everything if uid.startswith("model.")}
-    assert len(models) >= 3
 
-    # That build becomes "production": its manifest goes where deployments put it.
-    s3.upload_file(str(project / "dbt" / "target" / "manifest.json"), bucket, "analytics-dbt/dev/latest/manifest.json")
-    manifest = json.loads((project / "dbt" / "target" / "manifest.json").read_text())
-    child_map = manifest["child_map"]
-    # A model with children, so the test sees state:modified+ follow the graph, and not all of it.
-    changed = next(uid for uid in sorted(models) if any(c.startswith("model.") for c in child_map[uid]))
-    expected, todo = set(), [changed]
-    while todo:
-        node = todo.pop()
-        if node not in expected:
-            expected.add(node)
-            todo.extend(child_map.get(node, []))
-    expected_models = {uid for uid in expected if uid.startswith("model.")}
-    assert expected_models != models, "pick a model whose descendants are not the whole project"
+def _inherited(pipeline: dict, job: dict, key: str) -> list:
+    """A job's `key` as GitLab resolves it: its own, else from what it extends (the last one wins)."""
+    if key in job:
+        return job[key]
+    parents = job.get("extends", [])
+    for parent in reversed([parents] if isinstance(parents, str) else parents):
+        found = _inherited(pipeline, pipeline[parent], key)
+        if found:
+            return found
+    return []
 
-    sql = project / "dbt" / manifest["nodes"][changed]["original_file_path"]
-    sql.write_text(sql.read_text() + "\n-- changed in a pull request\n")
-    second = make(project, "slim-ci", env=env, timeout=600)
-    assert "production manifest s3://" in second.stdout and "--defer" in second.stdout + second.stderr
-    assert (project / "state" / "manifest.json").exists()
-    rebuilt = _built(project)
-    assert {uid for uid in rebuilt if uid.startswith("model.")} == expected_models
-    # Data tests are children in the graph; unit tests are not, but belong to their model.
-    unit_tests = {
-        uid for uid, test in manifest.get("unit_tests", {}).items() if test["depends_on"]["nodes"][0] in expected
-    }
-    assert rebuilt <= expected | unit_tests
-    assert rebuilt >= {uid for uid in expected if uid.split(".")[0] in ("model", "test")}
+
+def test_terraform_is_installed_once_and_verified(gitlab_project: Path) -> None:
+    text = (gitlab_project / ".gitlab-ci.yml").read_text()
+    pipeline = yaml.safe_load(text)
+    # No job downloads it by itself: one script, on both images.
+    assert "releases.hashicorp.com" not in text and "unzip" not in text
+    install = 'scripts/install-terraform.sh "$TERRAFORM_VERSION"'
+    assert text.count(install) == 1, "one definition (the &install_terraform anchor), aliased everywhere"
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
+    terraform_jobs = 0
+    for name, job in jobs.items():
+        script = _flatten(job.get("script", []))
+        if any(re.search(r"make (lint|plan-summary|deploy-ecr|deploy-infra)\b", line) for line in script):
+            terraform_jobs += 1
+            assert install in _flatten(_inherited(pipeline, job, "before_script")), f"{name}: unverified terraform"
+    assert terraform_jobs >= 4, "checks, a plan and a deploy per environment"
+    script = (gitlab_project / "scripts" / "install-terraform.sh").read_text()
+    assert "HASHICORP_FINGERPRINT=C874011F0AB405110D02105534365D9472D7468F" in script
+    assert "sha256sum --check" in script and "--verify" in script
+
+
+def _fake_release(root: Path, version: str, gnupg: Path) -> tuple[Path, str]:
+    """releases.hashicorp.com's layout for one version, signed with a throwaway key; returns (dir, fingerprint)."""
+    env = {**os.environ, "GNUPGHOME": str(gnupg)}
+    gnupg.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run(
+        [*gpg, "--quick-gen-key", "Test Releases <t@example.com>", "ed25519", "sign", "never"], env=env, check=True
+    )
+    listing = subprocess.run(
+        ["gpg", "--batch", "--with-colons", "--fingerprint"], env=env, capture_output=True, text=True
+    )
+    fingerprint = next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:"))
+    release = root / "terraform" / version
+    release.mkdir(parents=True)
+    payload = root / "terraform"
+    binary = root / "bin-src" / "terraform"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\necho fake terraform\n")
+    binary.chmod(0o755)
+    sums = []
+    for arch in ("amd64", "arm64"):
+        archive = release / f"terraform_{version}_linux_{arch}.zip"
+        subprocess.run(["zip", "-qj", str(archive), str(binary)], check=True)
+        sums.append(f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  {archive.name}\n")
+    sums_file = release / f"terraform_{version}_SHA256SUMS"
+    sums_file.write_text("".join(sums))
+    subprocess.run([*gpg, "--detach-sign", "-o", f"{sums_file}.sig", str(sums_file)], env=env, check=True)
+    subprocess.run(["gpg", "--batch", "--armor", "--export", "-o", str(root / "key.asc")], env=env, check=True)
+    return payload, fingerprint
+
+
+def test_install_terraform_trusts_only_the_pinned_key_and_the_checksum(gitlab_project: Path, tmp_path: Path) -> None:
+    for tool in ("gpg", "zip", "unzip", "curl"):
+        require_tool(tool, f"apt-get install {'gnupg' if tool == 'gpg' else tool}")
+    gnupg = tmp_path / "g"
+    releases, fingerprint = _fake_release(tmp_path / "mirror", "9.9.9", gnupg)
+    try:
+        env = {"TERRAFORM_RELEASES_URL": f"file://{releases}", "HASHICORP_KEY_URL": f"file://{tmp_path}/mirror/key.asc"}
+        script = gitlab_project / "scripts" / "install-terraform.sh"
+        # The real script: a mirror signed by any other key is refused, and nothing is installed.
+        refused = run([str(script), "9.9.9", str(tmp_path / "out")], gitlab_project, env=env, check=False)
+        assert refused.returncode != 0 and "is not signed by HashiCorp's key" in refused.stderr
+        assert not (tmp_path / "out").exists()
+        # The same script trusting the test key instead: installs the verified binary.
+        trusting = tmp_path / "install-terraform.sh"
+        trusting.write_text(script.read_text().replace("C874011F0AB405110D02105534365D9472D7468F", fingerprint))
+        trusting.chmod(0o755)
+        run([str(trusting), "9.9.9", str(tmp_path / "out")], gitlab_project, env=env)
+        assert run([str(tmp_path / "out" / "terraform")], tmp_path).stdout == "fake terraform\n"
+        # A zip that does not match its signed checksum is refused.
+        for archive in (releases / "9.9.9").glob("*.zip"):
+            archive.write_bytes(archive.read_bytes() + b"tampered")
+        tampered = run([str(trusting), "9.9.9", str(tmp_path / "out2")], gitlab_project, env=env, check=False)
+        assert tampered.returncode != 0 and "FAILED" in tampered.stdout + tampered.stderr
+        assert not (tmp_path / "out2").exists()
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(gnupg)})
+
+
+def test_image_and_setup_install_the_lock_with_hash_checking(default_project: Path) -> None:
+    dockerfile = (default_project / "Dockerfile").read_text().replace("\\\n", " ")
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line and not line.startswith("#")]
+    assert installs and all("--require-hashes" in line and "-r /tmp/requirements.txt" in line for line in installs)
+    makefile = (default_project / "Makefile").read_text()
+    setup = re.findall(r"^\t.*pip install .*-r requirements(?:-dev)?\.txt.*$", makefile, flags=re.M)
+    assert setup and all("--require-hashes" in line for line in setup), setup
+
+
+def _lock(path: Path) -> dict[str, str]:
+    """A lock file's pins, {name: version}; fails on any requirement without a hash."""
+    pins = {}
+    logical = re.sub(r"\\\n", " ", path.read_text())
+    for line in logical.splitlines():
+        line = " ".join(line.split(" #", 1)[0].split()) if not line.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        assert not line.startswith("-"), f"{path.name}: option line {line!r} (a lock includes nothing)"
+        match = re.fullmatch(r"([A-Za-z0-9][\w.-]*)==(\S+?)(?: ; [^-]+?)?((?: --hash=sha256:[0-9a-f]{64})+)", line)
+        assert match, f"{path.name}: {line!r} is not `name==version --hash=...`"
+        name, version = match.group(1).lower(), match.group(2)
+        assert pins.get(name, version) == version or "python_full_version" in line, f"{path.name}: {name} twice"
+        pins.setdefault(name, version)
+    return pins
+
+
+def _top_level(path: Path) -> dict[str, str]:
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    return dict(line.lower().split("==") for line in lines if "==" in line)
+
+
+def test_locks_pin_every_package_with_hashes_and_agree(default_project: Path) -> None:
+    runtime = _lock(default_project / "requirements.txt")
+    dev = _lock(default_project / "requirements-dev.txt")
+    assert len(runtime) > 20 and len(dev) > len(runtime)
+    # The image and the dev venv run the same versions of what they share.
+    assert {name: dev.get(name) for name in runtime} == runtime
+    # Every top-level pin is in its lock at that version: an .in edited without `make lock` fails here.
+    for source, lock in (("requirements.in", runtime), ("requirements-dev.in", dev)):
+        for name, version in _top_level(default_project / source).items():
+            assert lock.get(name) == version, f"{source} pins {name}=={version}; the lock has {lock.get(name)}"
+    assert "-r requirements.in" in (default_project / "requirements-dev.in").read_text()
+
+
+def test_make_lock_reproduces_the_committed_locks(default_project: Path, tmp_path: Path) -> None:
+    require_tool("uv", "pip install uv")
+    project = tmp_path / "p"
+    shutil.copytree(default_project, project, symlinks=True)
+    make(project, "lock", timeout=600)
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        assert (project / name).read_text() == (default_project / name).read_text(), f"make lock changed {name}"
+    missing = make(project, "lock", "UV=uv-not-installed", check=False)
+    assert missing.returncode != 0 and "needs uv; install it with: " in missing.stderr

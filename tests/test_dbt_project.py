@@ -1,12 +1,14 @@
 """The generated dbt project (dbt/, .sqlfluff), proved by dbt and sqlfluff themselves.
 
-- every Redshift target parses with placeholder credentials and no connection;
+- the warehouse targets (roles: sandbox, ci, deploy) parse with placeholder
+  credentials and no connection; DBT_TARGET picks one, ENV only names the environment;
 - `dbt debug`, `dbt build`, `dbt source freshness` and `dbt docs generate --static`
   pass on the default local DuckDB target;
-- `dbt build` passes on a real PostgreSQL server, reached through the very
-  env-var settings of the Redshift targets;
+- `dbt build` on the sandbox target passes on a real PostgreSQL server holding
+  the raw tables, reached through the very env-var settings of the Redshift targets;
 - models, seeds and sources land in the schemas the README promises, locally
-  (sandbox, with and without the user suffix) and in every deployment;
+  (sandbox, with and without the user suffix) and in every deployment
+  (tests/test_warehouse_loop.py proves ci and sandbox on the warehouse);
 - sqlfluff finds nothing, and a missing variable gives dbt's own clear error.
 """
 
@@ -15,17 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import bake, require_tool
+from tests.conftest import as_postgres, bake, load_raw_tables, require_tool
 
 # Placeholder credentials of a deployment: enough for dbt to load and validate
 # the profile (the port and thread count must become numbers), never dialled.
@@ -76,14 +75,14 @@ def dbt_binary() -> str:
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
-    """The calling shell's environment without ENV, USER or any DBT_* variable.
+    """The calling shell's environment without ENV, USER, AWS_PROFILE or any DBT_* variable.
 
     Only what a test passes decides the target and the schemas.
     """
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("ENV", "USER", "LOGNAME") and not key.startswith("DBT_")
+        if key not in ("ENV", "USER", "LOGNAME", "AWS_PROFILE") and not key.startswith("DBT_")
     }
     env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
     env.update(extra)
@@ -210,8 +209,8 @@ def jobs(bakes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> di
 
     - the local pipeline on a fresh DuckDB file, in the order the runner runs it;
     - `dbt parse` of the sandbox cases;
-    - `dbt parse` of every deployment target of every bake (placeholder credentials);
-    - `dbt parse` of a deployment target with each required variable missing.
+    - `dbt parse` of the deploy target for every environment of every bake (placeholder credentials);
+    - `dbt parse` of the deploy target with each required variable missing.
     """
     root = tmp_path_factory.mktemp("dbt-jobs")
     default = bakes["default"]
@@ -226,11 +225,13 @@ def jobs(bakes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> di
         planned.append(Job(f"sandbox/{case}", bakes[bake_name], ["parse"], {"USER": user} if user else {}, root))
     for bake_name in ENVIRONMENT_BAKES:
         for environment in environments_of(bake_name):
-            env = {**REDSHIFT_ENV, "ENV": environment}
+            env = {**REDSHIFT_ENV, "DBT_TARGET": "deploy", "ENV": environment}
             planned.append(Job(f"deploy/{bake_name}/{environment}", bakes[bake_name], ["parse"], env, root))
     for variable in REQUIRED_VARIABLES:
         env = {key: value for key, value in REDSHIFT_ENV.items() if key != variable}
-        planned.append(Job(f"missing/{variable}", default, ["parse"], {**env, "ENV": "dev"}, root))
+        planned.append(
+            Job(f"missing/{variable}", default, ["parse"], {**env, "DBT_TARGET": "deploy", "ENV": "dev"}, root)
+        )
     run_jobs(planned, root)
     return {job.id: job for job in planned}
 
@@ -327,9 +328,14 @@ def test_every_deployment_target_parses_without_a_connection(
     environments = environments_of(bake_name)
     profile = yaml.safe_load((bakes[bake_name] / "dbt" / "profiles.yml").read_text())
     (outputs,) = [entry["outputs"] for entry in profile.values()]
-    assert sorted(outputs) == sorted(["local", *environments])
+    # Targets name roles; no environment appears in profiles.yml or dbt_project.yml.
+    assert sorted(outputs) == ["ci", "deploy", "local", "sandbox"]
+    assert outputs["local"]["type"] == "duckdb"
+    assert outputs["sandbox"] == outputs["ci"] == outputs["deploy"]
+    assert outputs["deploy"]["type"] == "redshift"
+    for text in ((bakes[bake_name] / "dbt" / name).read_text() for name in ("profiles.yml", "dbt_project.yml")):
+        assert not any(f"'{environment}'" in text or f'"{environment}"' in text for environment in environments)
     for environment in environments:
-        assert outputs[environment]["type"] == "redshift"
         manifest = jobs[f"deploy/{bake_name}/{environment}"].succeeded().artifact("manifest.json")
         assert manifest["metadata"]["adapter_type"] == "redshift"
         placed = schemas(manifest)
@@ -353,62 +359,15 @@ def test_a_missing_variable_names_itself(jobs: dict[str, Job], variable: str) ->
 # ---- PostgreSQL: the env-var profile against a real server ------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[dict[str, str]]:
-    """A throwaway PostgreSQL server on a free loopback port, with password auth."""
-    initdb = require_tool("initdb", "apt-get install postgresql and put /usr/lib/postgresql/*/bin on PATH")
-    pg_ctl = require_tool("pg_ctl", "apt-get install postgresql and put /usr/lib/postgresql/*/bin on PATH")
-    # PostgreSQL refuses to run as root: as root, run it as the postgres user,
-    # from a directory that user owns (pytest's own tmp dirs are private to root).
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="dbt-postgres-"))
-    password = "dbt-test-password"
-    (root / "password").write_text(password + "\n")
-    if as_user:
-        shutil.chown(root, "postgres")
-        shutil.chown(root / "password", "postgres")
-    port = free_port()
-    data = root / "data"
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-U", "dbt", f"--pwfile={root / 'password'}", "--auth=scram-sha-256"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield {
-            "DBT_REDSHIFT_HOST": "127.0.0.1",
-            "DBT_REDSHIFT_PORT": str(port),
-            "DBT_REDSHIFT_USER": "dbt",
-            "DBT_ENV_SECRET_REDSHIFT_PASSWORD": password,
-            "DBT_REDSHIFT_DB": "postgres",
-            "DBT_REDSHIFT_SCHEMA": "analytics",
-            "DBT_THREADS": "2",
-        }
-    finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def test_build_passes_on_postgres(bakes: dict[str, Path], postgres: dict[str, str], tmp_path: Path) -> None:
-    """A `postgres` output that is the dev Redshift output with another type."""
+    """The sandbox target as dbt-postgres, on the real raw tables the loader left."""
     import psycopg2
 
     project = bakes["default"]
+    load_raw_tables(postgres, project)
     profile = yaml.safe_load((project / "dbt" / "profiles.yml").read_text())
     (outputs,) = [entry["outputs"] for entry in profile.values()]
-    outputs["postgres"] = {**outputs["dev"], "type": "postgres"}
+    outputs["sandbox"] = as_postgres(outputs["sandbox"])
     profiles_dir = tmp_path / "profiles"
     profiles_dir.mkdir()
     (profiles_dir / "profiles.yml").write_text(yaml.safe_dump(profile))
@@ -424,7 +383,7 @@ def test_build_passes_on_postgres(bakes: dict[str, Path], postgres: dict[str, st
         dbt_binary(),
         "build",
         "--target",
-        "postgres",
+        "sandbox",
         "--project-dir",
         dbt_dir,
         "--profiles-dir",
@@ -454,7 +413,8 @@ def test_build_passes_on_postgres(bakes: dict[str, Path], postgres: dict[str, st
     finally:
         connection.close()
     assert {placed[model] for model in STAGING | MARTS} == {ANALYST_SCHEMA}
-    assert {placed[seed] for seed in SEEDS} == {"analytics_sandbox_jaffle_shop"}
+    # Outside local the sample seeds never build: the sources read the raw tables.
+    assert {placed[seed] for seed in SEEDS} == {"jaffle_shop"}
     # 8 sample customers; the sample payments add up to 179.00.
     assert (customers, float(lifetime_value)) == (8, 179.0)
 

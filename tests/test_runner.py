@@ -1,16 +1,17 @@
 """The production runner of the generated repository, run in-process against moto.
 
 One copy of the default bake serves the whole module, so dbt's partial parsing
-carries over from run to run. Its profiles.yml gets two extra targets:
+carries over from run to run. Its profiles.yml's warehouse targets change:
 
-- ``ci``: DuckDB whose database file and schema come from the DBT_REDSHIFT_*
-  variables the runner fetched, so a deployment-style run (ENV set, credentials
-  fetched, artifacts to S3) proves the values reached dbt's profile;
+- ``deploy`` and ``ci``: DuckDB whose database file and schema come from the DBT_REDSHIFT_*
+  variables the runner fetched, so a deployment-style or pull-request run (ENV set,
+  credentials fetched, artifacts to S3) proves the values reached dbt's profile;
 - ``unreachable``: PostgreSQL on a loopback port nothing listens on, whose password
   is the planted secret, so the connection failure path is exercised for real.
 
 A known secret is planted in every credentials store; no captured output and no
-file the runs leave behind may contain it.
+file the runs leave behind may contain it. Every credentials source against the
+task definition Terraform applies and a real PostgreSQL: tests/test_credentials.py.
 """
 
 from __future__ import annotations
@@ -63,7 +64,18 @@ RUNNER_VARIABLES = (
     "DBT_REDSHIFT_DB",
     "DBT_REDSHIFT_SCHEMA",
     "DBT_ENV_SECRET_REDSHIFT_PASSWORD",
+    "DBT_ENV_SECRET_CREDENTIALS",
+    "DBT_REDSHIFT_METHOD",
+    "DBT_REDSHIFT_CLUSTER_ID",
+    "DBT_REDSHIFT_REGION",
     "ECS_CONTAINER_METADATA_URI_V4",
+    "RUNNER_MODE",
+    "DBT_PR_NUMBER",
+    "CI_PROJECT_URL",
+    "STATE_DIR",
+    "CI_SCHEMA_MAX_AGE_DAYS",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
 )
 
 
@@ -81,12 +93,15 @@ def project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     profiles_path = target / "dbt" / "profiles.yml"
     profiles = yaml.safe_load(profiles_path.read_text())
     (profile,) = profiles.values()
-    profile["outputs"]["ci"] = {
-        "type": "duckdb",
-        "path": "{{ env_var('DBT_REDSHIFT_DB') }}.duckdb",
-        "schema": "{{ env_var('DBT_REDSHIFT_SCHEMA') }}",
-        "threads": 2,
-    }
+    # The runner picks deploy (a deployment run) or ci (a pull request's run); here both are
+    # DuckDB files named by the fetched credentials, so a run proves the values reached dbt.
+    for role in ("deploy", "ci"):
+        profile["outputs"][role] = {
+            "type": "duckdb",
+            "path": "{{ env_var('DBT_REDSHIFT_DB') }}.duckdb",
+            "schema": "{{ env_var('DBT_REDSHIFT_SCHEMA') }}",
+            "threads": 2,
+        }
     profile["outputs"]["unreachable"] = {
         "type": "postgres",
         "host": "127.0.0.1",
@@ -109,7 +124,18 @@ def project(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture
 def run(project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
-    """Run the runner's main() like the entrypoint does; return (exit code, everything printed)."""
+    """Run the runner's main() like the entrypoint does; return (exit code, everything printed).
+
+    The runner writes its process's environment (DBT_TARGET, the fetched credentials), as it may
+    in its own process on ECS; here the test's environment is put back afterwards.
+    """
+    saved = dict(os.environ)
+    yield from _runner(project, monkeypatch, capfd)
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _runner(project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
     for name in RUNNER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -131,7 +157,7 @@ def run(project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFix
         output = capfd.readouterr()
         return code, output.out + output.err
 
-    return invoke
+    yield invoke
 
 
 def last_line(output: str) -> str:
@@ -164,64 +190,6 @@ def test_local_run_exports_every_artifact_to_a_directory(run, project: Path, tmp
     assert results and all(result["status"] in ("success", "pass") for result in results)
     # One parse for the whole run: the later commands reuse the manifest.
     assert output.count("dbt parse") == 1 and output.count("Unable to do partial parsing") <= 1
-
-
-@mock_aws
-@pytest.mark.parametrize("source", ["secrets_manager", "ssm_parameter_store", "glue_connection"])
-def test_deployment_run_fetches_credentials_and_exports_to_s3(run, project: Path, source: str) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    database = f"warehouse_{source}"
-    env = deployment_env(DBT_CREDENTIALS_SOURCE=source)
-    if source == "secrets_manager":
-        document = {
-            "host": "redshift.internal",
-            "port": 5439,
-            "username": "dbt",
-            "password": SECRET,
-            "dbname": database,
-        }
-        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name="analytics-dbt/ci/redshift", SecretString=json.dumps(document)
-        )["ARN"]
-        env["DBT_CREDENTIALS_SECRET_ID"] = arn
-    elif source == "ssm_parameter_store":
-        ssm = boto3.client("ssm", region_name=REGION)
-        values = {"host": "redshift.internal", "port": "5439", "username": "dbt", "dbname": database}
-        for key, value in values.items():
-            ssm.put_parameter(Name=f"/analytics-dbt/ci/redshift/{key}", Value=value, Type="String")
-        ssm.put_parameter(Name="/analytics-dbt/ci/redshift/password", Value=SECRET, Type="SecureString")
-        env["DBT_CREDENTIALS_PARAMETER_PATH"] = "/analytics-dbt/ci/redshift"
-    else:
-        boto3.client("glue", region_name=REGION).create_connection(
-            ConnectionInput={
-                "Name": "analytics-dbt-ci-redshift",
-                "ConnectionType": "JDBC",
-                "ConnectionProperties": {
-                    "JDBC_CONNECTION_URL": f"jdbc:redshift://redshift.internal:5439/{database}",
-                    "USERNAME": "dbt",
-                    "PASSWORD": SECRET,
-                },
-            }
-        )
-        env["DBT_GLUE_CONNECTION"] = "analytics-dbt-ci-redshift"
-
-    code, output = run(**env)
-
-    assert code == 0, last_line(output)
-    assert f"credentials from {source}: set" in output
-    # The fetched database name reached dbt's profile: the ci target's DuckDB file is named after it.
-    assert (project / f"{database}.duckdb").is_file()
-    prefix = f"{PROJECT}/ci/runs/{RUN_ID}/"
-    keys = s3_keys(s3)
-    assert {key[len(prefix) :] for key in keys if key.startswith(prefix)} == ALL_ARTIFACTS
-    latest = {key for key in keys if key.startswith(f"{PROJECT}/ci/latest/")}
-    assert f"{PROJECT}/ci/latest/manifest.json" in latest
-    head = s3.head_object(Bucket=BUCKET, Key=prefix + "static_index.html")
-    assert head["ContentType"] == "text/html"
-    uploaded = b"".join(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys)
-    assert SECRET.encode() not in uploaded
-    assert_secret_nowhere(output, project)
 
 
 @pytest.fixture
@@ -259,7 +227,8 @@ def test_failing_test_fails_the_run(run, planted, tmp_path: Path) -> None:
     reason = last_line(output)
     assert "FAILED: step build: test." in reason and "assert_always_fails fail" in reason, reason
     results = json.loads((out / "run_results.json").read_text())["results"]
-    assert [result["status"] for result in results] == ["fail"]
+    # The on-run-end hook (record_ci_build) is an operation in run_results; the nodes are the subject.
+    assert [result["status"] for result in results if not result["unique_id"].startswith("operation.")] == ["fail"]
 
 
 @mock_aws
@@ -272,7 +241,12 @@ def test_failing_test_fails_the_run(run, planted, tmp_path: Path) -> None:
             "could not read Secrets Manager secret analytics-dbt/ci/missing: ResourceNotFoundException",
         ),
         ("secrets_manager", {}, "DBT_CREDENTIALS_SECRET_ID is not set"),
-        ("ecs_secrets", {}, "DBT_REDSHIFT_HOST, DBT_REDSHIFT_USER, DBT_ENV_SECRET_REDSHIFT_PASSWORD, DBT_REDSHIFT_DB"),
+        ("ecs_secrets", {}, "the secret ECS injected as DBT_ENV_SECRET_CREDENTIALS is empty"),
+        (
+            "ecs_secrets",
+            {"DBT_ENV_SECRET_CREDENTIALS": json.dumps({"username": "dbt", "password": SECRET})},
+            "DBT_REDSHIFT_HOST, DBT_REDSHIFT_DB not set after reading credentials from ecs_secrets",
+        ),
     ],
 )
 def test_missing_credentials_stop_the_run_with_the_reason(run, source, settings, expected) -> None:
@@ -318,12 +292,12 @@ def test_denied_upload_fails_the_run_with_the_reason(run, project: Path) -> None
         ),
     )
     key = iam.create_access_key(UserName="dbt-task")["AccessKey"]
+    load_raw_tables(project / "warehouse_denied.duckdb", project)
     env = deployment_env(
         DBT_CREDENTIALS_SOURCE="ecs_secrets",
-        DBT_REDSHIFT_HOST="redshift.internal",
-        DBT_REDSHIFT_USER="dbt",
-        DBT_REDSHIFT_DB="warehouse_denied",
-        DBT_ENV_SECRET_REDSHIFT_PASSWORD=SECRET,
+        DBT_ENV_SECRET_CREDENTIALS=json.dumps(
+            {"username": "dbt", "password": SECRET, "host": "redshift.internal", "dbname": "warehouse_denied"}
+        ),
         AWS_ACCESS_KEY_ID=key["AccessKeyId"],
         AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
     )
@@ -335,6 +309,23 @@ def test_denied_upload_fails_the_run_with_the_reason(run, project: Path) -> None
     assert "FAILED: artifacts export: upload of" in reason
     assert s3_keys(s3) == set()
     assert_secret_nowhere(output, project)
+
+
+def load_raw_tables(database: Path, project: Path) -> None:
+    """The raw tables a deployment reads (sources are real outside the local target): the sample rows."""
+    import duckdb
+
+    connection = duckdb.connect(str(database))
+    try:
+        connection.execute("create schema if not exists jaffle_shop")
+        for table in ("customers", "orders", "payments"):
+            csv = project / "dbt" / "seeds" / "jaffle_shop" / f"{table}.csv"
+            connection.execute(
+                f"create or replace table jaffle_shop.{table} as "
+                f"select *, current_timestamp as _loaded_at from read_csv_auto('{csv}')"
+            )
+    finally:
+        connection.close()
 
 
 STALE_SOURCE = """
@@ -400,6 +391,133 @@ def test_run_id_names_the_ecs_task(run, monkeypatch: pytest.MonkeyPatch) -> None
         server.shutdown()
         server.server_close()
     assert run_id.endswith("Z-0123abcd") and len(run_id) == len("20260101T000000Z-0123abcd"), run_id
+
+
+# ---- pull-request modes: ci, cleanup, sweep ------------------------------------------------------
+
+
+def ci_env(**extra: str) -> dict[str, str]:
+    """A CI task's environment (Terraform's CI family), credentials as ECS injects them."""
+    credentials = {"username": "dbt_ci", "password": SECRET, "host": "redshift.internal", "dbname": "warehouse_ci"}
+    settings = {
+        "RUNNER_MODE": "ci",
+        "DBT_CREDENTIALS_SOURCE": "ecs_secrets",
+        "DBT_ENV_SECRET_CREDENTIALS": json.dumps(credentials),
+        **extra,
+    }
+    return deployment_env(**settings)
+
+
+@pytest.mark.parametrize(
+    ("mode", "variable", "value", "rule"),
+    [
+        ("ci", "DBT_PR_NUMBER", None, "DBT_PR_NUMBER must be the pull request's number, digits only"),
+        ("ci", "DBT_PR_NUMBER", "7a", "DBT_PR_NUMBER must be the pull request's number, digits only"),
+        ("cleanup", "DBT_PR_NUMBER", "", "DBT_PR_NUMBER must be the pull request's number, digits only"),
+        ("sweep", "CI_SCHEMA_MAX_AGE_DAYS", "0", "CI_SCHEMA_MAX_AGE_DAYS must be a whole number of days, 1 or more"),
+        ("preview", "RUNNER_MODE", None, "RUNNER_MODE must be one of deploy, ci, cleanup, sweep"),
+    ],
+)
+def test_ci_modes_refuse_a_bad_setting_before_dbt_starts(run, mode, variable, value, rule) -> None:
+    env = ci_env(RUNNER_MODE=mode)
+    if value is not None:
+        env[variable] = value
+    code, output = run(**env)
+    assert code == 2
+    assert output.strip().count("\n") == 0, "one line"
+    assert rule in last_line(output) and last_line(output).startswith(last_line(output).split("FAILED")[0])
+    assert "FAILED: configuration: " in last_line(output)
+    assert "dbt parse" not in output
+
+
+def project_tarball(project: Path) -> bytes:
+    """What ci-remote uploads: the repository's dbt/ directory, its files at the root."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(project / "dbt", arcname=".", filter=lambda info: None if "/target" in info.name else info)
+    return buffer.getvalue()
+
+
+@mock_aws
+def test_ci_mode_builds_the_pull_requests_project_against_the_deployment_state(
+    run, project: Path, tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    url_key = f"{PROJECT}/ci/ci/pr-7/abc123/project.tar.gz"
+    s3.put_object(Bucket=BUCKET, Key=url_key, Body=project_tarball(project))
+    scratch = tmp_path / "scratch"
+    env = ci_env(
+        DBT_PR_NUMBER="7",
+        CI_PROJECT_URL=f"s3://{BUCKET}/{url_key}",
+        DBT_TARGET_PATH=str(scratch / "target"),
+        DBT_LOG_PATH=str(scratch / "logs"),
+    )
+
+    # No deployment yet: one line says so, and everything builds into the pull request's schemas.
+    code, first = run(["--select", "stg_customers"], **env)
+    assert f"run {RUN_ID}: ci run pull request 7 on environment ci, target ci" in first.splitlines()[0]
+    assert f"project: the pull request's dbt project from s3://{BUCKET}/{url_key}" in first
+    assert f"no deployment manifest at s3://{BUCKET}/{PROJECT}/ci/latest/manifest.json yet" in first
+    assert "dbt build --select stg_customers" in first and "state:modified+" not in first
+    prefix = f"{PROJECT}/ci/ci/pr-7/{RUN_ID}/"
+    assert {key[len(prefix) :] for key in s3_keys(s3) if key.startswith(prefix)} >= {"manifest.json", "dbt.log"}
+
+    # That manifest as the deployment's, read from latest/: only what changed builds.
+    s3.upload_file(str(scratch / "target" / "manifest.json"), BUCKET, f"{PROJECT}/ci/latest/manifest.json")
+    code, second = run(**env)
+    assert code == 0, second[-3000:]
+    assert f"state: deployment manifest s3://{BUCKET}/{PROJECT}/ci/latest/manifest.json" in second
+    assert "dbt build --select state:modified+ --defer --state " + str(scratch / "state") in second
+
+    # STATE_DIR wins over the bucket.
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy(scratch / "target" / "manifest.json", state / "manifest.json")
+    code, third = run(**env, STATE_DIR=str(state))
+    assert code == 0, third[-3000:]
+    assert f"state: deployment manifest from STATE_DIR {state}" in third
+    assert f"--defer --state {state}" in third
+    # A pull request's run never writes latest/: only the manifest put there above.
+    assert {key for key in s3_keys(s3) if "/latest/" in key} == {f"{PROJECT}/ci/latest/manifest.json"}
+    assert all(key.startswith((f"{PROJECT}/ci/ci/pr-7/", f"{PROJECT}/ci/latest/")) for key in s3_keys(s3))
+    assert_secret_nowhere(first + second + third, scratch)
+
+    # A STATE_DIR without a manifest, or a project that cannot be read: exit 2, one line.
+    code, output = run(**env, STATE_DIR=str(tmp_path))
+    assert code == 2 and f"FAILED: step state: STATE_DIR={tmp_path} has no manifest.json" in last_line(output)
+    code, output = run(**{**env, "CI_PROJECT_URL": f"s3://{BUCKET}/{PROJECT}/ci/ci/pr-7/nope/project.tar.gz"})
+    assert code == 2 and "FAILED: step project: cannot read the pull request's project" in last_line(output)
+    assert "dbt parse" not in output
+
+
+@mock_aws
+@pytest.mark.parametrize(
+    ("mode", "extra", "operation"),
+    [
+        ("cleanup", {"DBT_PR_NUMBER": "7"}, "dbt run-operation drop_pr_schemas --args {pr: 7}"),
+        ("sweep", {"CI_SCHEMA_MAX_AGE_DAYS": "3"}, "dbt run-operation drop_stale_pr_schemas --args {max_age_days: 3}"),
+    ],
+)
+def test_cleanup_and_sweep_parse_and_run_one_operation(run, mode: str, extra: dict, operation: str) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    code, output = run(**ci_env(RUNNER_MODE=mode, **extra))
+    assert f"{mode} run" in output.splitlines()[0] and "target ci" in output.splitlines()[0]
+    assert operation in output
+    for step in ("dbt debug", "dbt build", "dbt source", "dbt docs"):
+        assert step not in output
+    # The macros are another engineer's (dbt/macros/cleanup.sql); on DuckDB they may refuse,
+    # so the exit code is the runner's: 0 passed, 1 the operation failed, with its reason last.
+    assert code in (0, 1), output[-3000:]
+    assert f"run {RUN_ID} passed" in last_line(output) or "FAILED: step run-operation: " in last_line(output)
+    assert output.count("dbt parse") == (1 if mode == "cleanup" else 0), "a sweep's run-operation parses itself"
+    where = f"ci/pr-7/cleanup/{RUN_ID}/" if mode == "cleanup" else f"ci/sweep/{RUN_ID}/"
+    assert any(key.startswith(f"{PROJECT}/ci/{where}") for key in s3_keys(s3))
+    assert not any("/latest/" in key for key in s3_keys(s3))
 
 
 def test_make_run_is_the_local_pipeline(project_copy: Path) -> None:

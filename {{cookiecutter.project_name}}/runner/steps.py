@@ -72,6 +72,13 @@ class Pipeline:
         more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
         return Outcome("build", False, "; ".join(failed[:3]) + more)
 
+    def run_operation(self, macro: str, args: str) -> Outcome:
+        result = self.invoke("run-operation", macro, "--args", args)
+        if result.success:
+            return Outcome("run-operation", True)
+        # The macro's own exceptions.raise_compiler_error message is the reason worth keeping.
+        return Outcome("run-operation", False, _exception(result) or self._last_error() or f"{macro} failed")
+
     def source_freshness(self) -> Outcome:
         """Stale sources (past error_after) fail the run only if the answer says so; broken ones always do."""
         result = self.invoke("source", "freshness")
@@ -102,6 +109,10 @@ class Pipeline:
         if not result.success:
             return Outcome("docs generate", False, _exception(result) or "dbt docs generate failed")
         return Outcome("docs generate", True)
+
+    def _last_error(self) -> str:
+        errors = [message for message in self.messages if "error" in message.lower()]
+        return _one_line(errors[-1]) if errors else ""
 
     def _connection_error(self) -> str:
         marker = "The database returned the following error:"
