@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import POSTGRES_PASSWORD, bake, load_raw_tables, require_tool, rewrite_profile_for_postgres
 from tests.moto_server import MotoServer
-from tests.test_terraform import ACCOUNT, IMAGE_TAG, REGION, Result, find_provider_mirror
+from tests.test_terraform import ACCOUNT, IMAGE_TAG, REGION, Result
 
 SECRET = POSTGRES_PASSWORD
 ENVIRONMENT = "dev"
@@ -61,20 +61,6 @@ def apply(terraform: str, project: Path, moto: MotoServer, tf_env: dict[str, str
         for name, value in json.loads(result.output([terraform, "output", "-json"], root, env)).items()
     }
     return result
-
-
-@pytest.fixture(scope="module")
-def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    config = tmp_path_factory.mktemp("tfcli") / "terraformrc"
-    config.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path    = "{find_provider_mirror()}"\n'
-        '    include = ["registry.terraform.io/*/*"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n'
-        "}\n",
-        encoding="utf-8",
-    )
-    return {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ asserts on its own result.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -92,23 +91,6 @@ BAKES: dict[str, dict[str, str]] = {
 
 # Bakes whose `terraform test` runs (the others: fmt and validate, and apply in moto).
 MOCK_TESTED = ("default", "full")
-
-
-def find_provider_mirror() -> Path:
-    """The directory that holds registry.terraform.io/hashicorp/aws (a filesystem mirror)."""
-    if os.environ.get("TF_PROVIDER_MIRROR"):
-        return Path(os.environ["TF_PROVIDER_MIRROR"])
-    found = subprocess.run(
-        ["find", "/", "-maxdepth", "6", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o",
-         "-path", "*registry.terraform.io/hashicorp/aws", "-print", "-quit"],
-        capture_output=True, text=True, check=False,
-    ).stdout.strip()  # fmt: skip
-    if not found:
-        pytest.fail(
-            "no Terraform provider mirror with hashicorp/aws found (searched / to depth 6); "
-            "create one with `terraform providers mirror DIR` or set TF_PROVIDER_MIRROR"
-        )
-    return Path(found).parent.parent.parent
 
 
 @dataclass
@@ -264,21 +246,6 @@ def roles_only(terraform: str, project: Path, environment: str, moto: MotoServer
 @pytest.fixture(scope="module")
 def terraform() -> str:
     return require_tool("terraform", "install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install)")
-
-
-@pytest.fixture(scope="module")
-def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Terraform installs providers from the local mirror only: no registry, no network."""
-    mirror = find_provider_mirror()
-    config = tmp_path_factory.mktemp("tfcli") / "terraformrc"
-    config.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
-        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n'
-        "}\n",
-        encoding="utf-8",
-    )
-    return {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
 
 
 @pytest.fixture(scope="module")
